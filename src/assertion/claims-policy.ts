@@ -1,0 +1,78 @@
+import type { JWK, JWTPayload } from 'jose';
+import { AssertionRejected } from './rejections.js';
+
+/** What the rest of the server knows about a verified asset token. Times in seconds. */
+export interface AssetClaims {
+  iss: string;
+  /** The session subject: `did` for asset tokens, else `sub`. */
+  subject: string;
+  did?: string;
+  aid?: string;
+  /** `jti`, or Salesforce's `id`. */
+  jti: string;
+  exp: number;
+  iat?: number;
+  nbf?: number;
+  /** RFC 7800 confirmation key of the device, when the token carries one. */
+  cnfJwk?: JWK;
+}
+
+export interface ClaimsPolicyContext {
+  nowSeconds: number;
+  skewSeconds: number;
+  maxLifetimeSeconds: number;
+}
+
+const MAX_ID_LENGTH = 256;
+
+function optionalString(payload: JWTPayload, name: string): string | undefined {
+  const v = payload[name];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || v.length === 0 || v.length > MAX_ID_LENGTH) {
+    throw new AssertionRejected('invalid_claim', `assertion claim "${name}" must be a non-empty string`);
+  }
+  return v;
+}
+
+/**
+ * Claims checks jose does not do (pure; jose already checked signature, iss, aud, exp, nbf):
+ * subject profile (did, else sub), single-use id, iat not in the future, bounded lifetime, cnf shape.
+ */
+export function applyClaimsPolicy(payload: JWTPayload, ctx: ClaimsPolicyContext): AssetClaims {
+  const { exp, iat, nbf, iss } = payload;
+  if (typeof exp !== 'number' || !Number.isFinite(exp)) throw new AssertionRejected('missing_claim', 'assertion has no valid exp');
+  if (typeof iss !== 'string') throw new AssertionRejected('missing_claim', 'assertion has no iss');
+  if (iat !== undefined && iat > ctx.nowSeconds + ctx.skewSeconds) {
+    throw new AssertionRejected('issued_in_future', 'assertion iat is in the future');
+  }
+  if (exp - ctx.nowSeconds > ctx.maxLifetimeSeconds) {
+    throw new AssertionRejected('lifetime_too_long', 'assertion exp is too far in the future');
+  }
+
+  const did = optionalString(payload, 'did');
+  const sub = optionalString(payload, 'sub');
+  const subject = did ?? sub;
+  if (subject === undefined) throw new AssertionRejected('missing_claim', 'assertion names no subject (did or sub)');
+
+  const jti = optionalString(payload, 'jti') ?? optionalString(payload, 'id');
+  if (jti === undefined) throw new AssertionRejected('missing_claim', 'assertion has no id (jti or id): it cannot be made single-use');
+
+  const aid = optionalString(payload, 'aid');
+
+  let cnfJwk: JWK | undefined;
+  if (payload.cnf !== undefined) {
+    const cnf = payload.cnf as { jwk?: unknown };
+    if (typeof cnf !== 'object' || cnf === null || (cnf.jwk !== undefined && (typeof cnf.jwk !== 'object' || cnf.jwk === null))) {
+      throw new AssertionRejected('invalid_claim', 'assertion claim "cnf" is malformed');
+    }
+    cnfJwk = cnf.jwk as JWK | undefined;
+  }
+
+  const claims: AssetClaims = { iss, subject, jti, exp };
+  if (did !== undefined) claims.did = did;
+  if (aid !== undefined) claims.aid = aid;
+  if (typeof iat === 'number') claims.iat = iat;
+  if (typeof nbf === 'number') claims.nbf = nbf;
+  if (cnfJwk) claims.cnfJwk = cnfJwk;
+  return claims;
+}

@@ -1,0 +1,177 @@
+import { importJWK, type JWK, type JWSHeaderParameters } from 'jose';
+import type { Clock } from '../clock.js';
+
+/** The issuer's keys cannot be had right now (cold cache and endpoint down): a 503, not the device's fault. */
+export class IssuerUnavailableError extends Error {
+  override name = 'IssuerUnavailableError';
+}
+/** No key of the issuer fits the token's kid and alg. */
+export class UnknownKeyError extends Error {
+  override name = 'UnknownKeyError';
+}
+
+export interface JwksPolicy {
+  /** Least gap between refetches caused by an unknown kid (outbound DoS guard). */
+  cooldownMs: number;
+  /** Age after which cached keys are refreshed in the background (still served meanwhile). */
+  maxAgeMs: number;
+}
+
+export type JwksLoader = () => Promise<unknown>;
+
+type VerifyKey = Awaited<ReturnType<typeof importJWK>>;
+
+/** Which key types may verify which JWS algorithms (RFC 8725 §3.1: never a key of the wrong family). */
+export function keyFitsAlgorithm(jwk: JWK, alg: string): boolean {
+  if (jwk.alg !== undefined && jwk.alg !== alg) return false;
+  if (jwk.use !== undefined && jwk.use !== 'sig') return false;
+  if (jwk.key_ops !== undefined && !jwk.key_ops.includes('verify')) return false;
+  if ('d' in jwk || 'k' in jwk) return false; // private or symmetric material is never a verification key
+  if (alg.startsWith('RS') || alg.startsWith('PS')) return jwk.kty === 'RSA';
+  if (alg === 'ES256') return jwk.kty === 'EC' && jwk.crv === 'P-256';
+  if (alg === 'ES384') return jwk.kty === 'EC' && jwk.crv === 'P-384';
+  if (alg === 'ES512') return jwk.kty === 'EC' && jwk.crv === 'P-521';
+  if (alg === 'EdDSA' || alg === 'Ed25519') return jwk.kty === 'OKP' && jwk.crv === 'Ed25519';
+  return false;
+}
+
+function parseJwks(doc: unknown): JWK[] {
+  if (typeof doc !== 'object' || doc === null || !Array.isArray((doc as { keys?: unknown }).keys)) {
+    throw new IssuerUnavailableError('JWKS document has no "keys" array');
+  }
+  return ((doc as { keys: unknown[] }).keys).filter(
+    (k): k is JWK => typeof k === 'object' && k !== null && typeof (k as JWK).kty === 'string',
+  );
+}
+
+/**
+ * One issuer's key set: cached, refreshed in the background when old, refetched on an unknown kid
+ * at most once per cooldown, and served from cache when the endpoint fails.
+ */
+export class JwksCache {
+  private keys: JWK[] = [];
+  private fetchedAt: number | undefined;
+  private lastAttempt = Number.NEGATIVE_INFINITY;
+  private inflight: Promise<void> | undefined;
+  private readonly imported = new Map<string, Promise<VerifyKey>>();
+
+  constructor(
+    private readonly load: JwksLoader,
+    private readonly policy: JwksPolicy,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Number of JWKS loads attempted, for tests and metrics. */
+  loads = 0;
+
+  private refresh(): Promise<void> {
+    if (!this.inflight) {
+      this.lastAttempt = this.clock.now();
+      this.loads += 1;
+      this.inflight = this.load()
+        .then((doc) => {
+          this.keys = parseJwks(doc);
+          this.fetchedAt = this.clock.now();
+          this.imported.clear();
+        })
+        .finally(() => {
+          this.inflight = undefined;
+        });
+    }
+    return this.inflight;
+  }
+
+  private select(header: JWSHeaderParameters): JWK | undefined {
+    const alg = header.alg ?? '';
+    const fitting = this.keys.filter((k) => keyFitsAlgorithm(k, alg) && (header.kid === undefined || k.kid === header.kid));
+    // Without a kid, only an unambiguous key set may answer.
+    if (header.kid === undefined && fitting.length !== 1) return undefined;
+    return fitting[0];
+  }
+
+  async getKey(header: JWSHeaderParameters): Promise<VerifyKey> {
+    const now = this.clock.now();
+    if (this.fetchedAt === undefined) {
+      // Cold: one attempt at a time, and not more than once a second while the endpoint fails.
+      if (now - this.lastAttempt < Math.min(1000, this.policy.cooldownMs) && !this.inflight) {
+        throw new IssuerUnavailableError('issuer keys not loaded yet (recent fetch failed)');
+      }
+      await this.refresh().catch((err: Error) => {
+        throw err instanceof IssuerUnavailableError ? err : new IssuerUnavailableError(err.message);
+      });
+    } else if (now - this.fetchedAt >= this.policy.maxAgeMs && now - this.lastAttempt >= this.policy.cooldownMs) {
+      this.refresh().catch(() => undefined); // stale-while-revalidate; a failure keeps the cached keys
+    }
+
+    let jwk = this.select(header);
+    if (!jwk && now - this.lastAttempt >= this.policy.cooldownMs) {
+      // Unknown kid: the issuer may have rotated. On failure keep serving the cached keys.
+      await this.refresh().catch(() => undefined);
+      jwk = this.select(header);
+    }
+    if (!jwk) throw new UnknownKeyError(`no key of the issuer fits kid ${JSON.stringify(header.kid ?? null)} and alg ${header.alg}`);
+    const cacheKey = `${jwk.kid ?? ''}\n${header.alg}\n${jwk.n ?? jwk.x ?? ''}`;
+    let key = this.imported.get(cacheKey);
+    if (!key) {
+      key = importJWK(jwk, header.alg);
+      this.imported.set(cacheKey, key);
+      key.catch(() => this.imported.delete(cacheKey));
+    }
+    return key;
+  }
+
+  /** Loads now (start-up warm-up); failures are left for the first request to report. */
+  async warm(): Promise<void> {
+    await this.refresh().catch(() => undefined);
+  }
+}
+
+export interface HttpJwksOptions {
+  timeoutMs: number;
+  maxBytes: number;
+}
+
+/**
+ * Fetches a JWKS URL that came from configuration only: bounded time, bounded size, no redirects.
+ */
+export function httpJwksLoader(url: string, options: HttpJwksOptions): JwksLoader {
+  return async () => {
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        redirect: 'error',
+        signal: AbortSignal.timeout(options.timeoutMs),
+        headers: { accept: 'application/jwk-set+json, application/json' },
+      });
+    } catch (err) {
+      throw new IssuerUnavailableError(`JWKS fetch failed: ${(err as Error).message}`);
+    }
+    if (response.status !== 200) {
+      await response.body?.cancel().catch(() => undefined);
+      throw new IssuerUnavailableError(`JWKS endpoint answered ${response.status}`);
+    }
+    const declared = Number(response.headers.get('content-length') ?? '0');
+    if (declared > options.maxBytes) {
+      await response.body?.cancel().catch(() => undefined);
+      throw new IssuerUnavailableError(`JWKS larger than ${options.maxBytes} bytes`);
+    }
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    try {
+      const reader = response.body!.getReader();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        size += value.byteLength;
+        if (size > options.maxBytes) {
+          await reader.cancel().catch(() => undefined);
+          throw new IssuerUnavailableError(`JWKS larger than ${options.maxBytes} bytes`);
+        }
+        chunks.push(value);
+      }
+      return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+    } catch (err) {
+      throw err instanceof IssuerUnavailableError ? err : new IssuerUnavailableError(`JWKS unreadable: ${(err as Error).message}`);
+    }
+  };
+}

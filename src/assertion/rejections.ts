@@ -1,0 +1,62 @@
+import { errors } from 'jose';
+
+/**
+ * Why an asset token was refused. The `reason` is stable (metrics, logs); `hint` is what the client
+ * is told; `debug` stays in the logs.
+ */
+export type RejectionReason =
+  | 'malformed'
+  | 'encrypted'
+  | 'too_large'
+  | 'bad_header'
+  | 'alg_not_allowed'
+  | 'untrusted_issuer'
+  | 'unknown_key'
+  | 'bad_signature'
+  | 'expired'
+  | 'not_yet_valid'
+  | 'issued_in_future'
+  | 'lifetime_too_long'
+  | 'wrong_audience'
+  | 'missing_claim'
+  | 'invalid_claim'
+  | 'unsupported'
+  | 'replayed'
+  | 'device_blocked';
+
+export class AssertionRejected extends Error {
+  override name = 'AssertionRejected';
+  constructor(
+    readonly reason: RejectionReason,
+    readonly hint: string,
+    readonly debug?: string,
+  ) {
+    super(hint);
+  }
+}
+
+const CLAIM_REASONS: Record<string, [RejectionReason, string]> = {
+  iss: ['untrusted_issuer', 'assertion issuer is not trusted'],
+  aud: ['wrong_audience', 'assertion audience does not name this server'],
+  nbf: ['not_yet_valid', 'assertion is not yet valid (nbf)'],
+  iat: ['invalid_claim', 'assertion iat is invalid'],
+  exp: ['missing_claim', 'assertion has no valid exp'],
+};
+
+/** One table from jose's stable error codes to rejections (no message matching). */
+export function rejectionFromJose(err: unknown): AssertionRejected {
+  if (err instanceof errors.JWTExpired) return new AssertionRejected('expired', 'assertion has expired', err.message);
+  if (err instanceof errors.JWTClaimValidationFailed) {
+    const [reason, hint] = CLAIM_REASONS[err.claim] ?? ['invalid_claim', `assertion claim "${err.claim}" is invalid`];
+    return new AssertionRejected(reason, hint, `${err.claim}: ${err.reason}: ${err.message}`);
+  }
+  if (err instanceof errors.JWSSignatureVerificationFailed) {
+    return new AssertionRejected('bad_signature', 'assertion signature is invalid', err.message);
+  }
+  if (err instanceof errors.JOSEAlgNotAllowed) return new AssertionRejected('alg_not_allowed', 'assertion algorithm is not allowed', err.message);
+  if (err instanceof errors.JOSENotSupported) return new AssertionRejected('unsupported', 'assertion uses an unsupported feature', err.message);
+  if (err instanceof errors.JWTInvalid || err instanceof errors.JWSInvalid) {
+    return new AssertionRejected('malformed', 'assertion is not a well-formed signed JWT', err.message);
+  }
+  return new AssertionRejected('malformed', 'assertion could not be processed', (err as Error)?.message);
+}

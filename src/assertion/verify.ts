@@ -1,0 +1,76 @@
+import { decodeJwt, decodeProtectedHeader, jwtVerify, type JWSHeaderParameters, type JWTPayload } from 'jose';
+import type { Clock } from '../clock.js';
+import { applyClaimsPolicy, type AssetClaims } from './claims-policy.js';
+import type { TrustedIssuers } from './issuers.js';
+import { IssuerUnavailableError, UnknownKeyError } from './jwks.js';
+import { AssertionRejected, rejectionFromJose } from './rejections.js';
+
+export interface VerifyContext {
+  issuers: TrustedIssuers;
+  audiences: string[];
+  skewSeconds: number;
+  maxLifetimeSeconds: number;
+  maxTokenBytes: number;
+  clock: Clock;
+}
+
+const JWS_COMPACT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+
+function unverifiedParts(token: string, maxBytes: number): { header: JWSHeaderParameters; payload: JWTPayload } {
+  if (token.length > maxBytes) throw new AssertionRejected('too_large', 'assertion is too large');
+  if (token.split('.').length === 5) throw new AssertionRejected('encrypted', 'encrypted JWTs (JWE) are not accepted');
+  if (!JWS_COMPACT.test(token)) throw new AssertionRejected('malformed', 'assertion is not a compact JWS (three base64url parts)');
+  try {
+    return { header: decodeProtectedHeader(token), payload: decodeJwt(token) };
+  } catch (err) {
+    throw rejectionFromJose(err);
+  }
+}
+
+/**
+ * RFC 7519 §7.2 + RFC 7523 §3 + RFC 8725, in this order: shape; header (typ, alg allow-list); the
+ * issuer named by `iss` must be trusted (no fetch otherwise: no SSRF); the key comes from that
+ * issuer's JWKS only (`jku`, `x5u`, `jwk` headers are never followed); jose verifies signature,
+ * iss, aud, exp, nbf with skew; then the claims policy.
+ */
+export async function verifyAssetToken(token: string, ctx: VerifyContext): Promise<AssetClaims> {
+  const { header, payload } = unverifiedParts(token, ctx.maxTokenBytes);
+  if (header.typ !== undefined && !/^(application\/)?jwt$/i.test(header.typ)) {
+    throw new AssertionRejected('bad_header', 'assertion typ must be JWT');
+  }
+  if (typeof payload.iss !== 'string') throw new AssertionRejected('missing_claim', 'assertion has no iss');
+  const issuer = ctx.issuers.get(payload.iss);
+  if (!issuer) throw new AssertionRejected('untrusted_issuer', 'assertion issuer is not trusted', payload.iss.slice(0, 200));
+  if (typeof header.alg !== 'string' || !issuer.algorithms.includes(header.alg)) {
+    throw new AssertionRejected('alg_not_allowed', 'assertion algorithm is not allowed', String(header.alg));
+  }
+
+  let key;
+  try {
+    key = await issuer.keys.getKey(header);
+  } catch (err) {
+    if (err instanceof UnknownKeyError) throw new AssertionRejected('unknown_key', 'assertion key is not one of the issuer\'s keys', err.message);
+    if (err instanceof IssuerUnavailableError) throw err;
+    throw rejectionFromJose(err);
+  }
+
+  const nowMs = ctx.clock.now();
+  let verified: JWTPayload;
+  try {
+    ({ payload: verified } = await jwtVerify(token, key, {
+      issuer: issuer.issuer,
+      audience: ctx.audiences,
+      algorithms: issuer.algorithms,
+      clockTolerance: ctx.skewSeconds,
+      currentDate: new Date(nowMs),
+      requiredClaims: ['exp'],
+    }));
+  } catch (err) {
+    throw rejectionFromJose(err);
+  }
+  return applyClaimsPolicy(verified, {
+    nowSeconds: Math.floor(nowMs / 1000),
+    skewSeconds: ctx.skewSeconds,
+    maxLifetimeSeconds: ctx.maxLifetimeSeconds,
+  });
+}

@@ -1,0 +1,8 @@
+/** Time comes from here, so expiry and skew are tested without sleeping. Milliseconds since epoch. */
+export interface Clock {
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
+
+export const toSeconds = (ms: number): number => Math.floor(ms / 1000);

@@ -1,0 +1,95 @@
+/**
+ * One class per OAuth error code (RFC 6749 §5.2, RFC 6750 §3.1, RFC 8693 §2.2.2).
+ * `description` is the hint shown to the client; `debug` stays in the logs (fosite's hint/debug split).
+ */
+export interface OAuthErrorOptions {
+  debug?: string;
+  /** Extra response headers, e.g. WWW-Authenticate or Retry-After. */
+  headers?: Record<string, string>;
+}
+
+export abstract class OAuthError extends Error {
+  abstract readonly code: string;
+  abstract readonly status: number;
+  readonly expose = true;
+  readonly description: string;
+  readonly debug: string | undefined;
+  headers: Record<string, string>;
+
+  constructor(description: string, options: OAuthErrorOptions = {}) {
+    super(description);
+    this.description = description;
+    this.debug = options.debug;
+    this.headers = options.headers ?? {};
+  }
+
+  override get name(): string {
+    return this.constructor.name;
+  }
+
+  toJSON(): { error: string; error_description: string } {
+    return { error: this.code, error_description: this.description };
+  }
+}
+
+export class InvalidRequest extends OAuthError {
+  readonly code = 'invalid_request';
+  readonly status = 400;
+}
+/** A body over the configured limit: still an RFC-shaped invalid_request, with HTTP 413. */
+export class RequestTooLarge extends OAuthError {
+  readonly code = 'invalid_request';
+  readonly status = 413;
+}
+/** A body of a media type the endpoint does not take: invalid_request, with HTTP 415. */
+export class UnsupportedMediaType extends OAuthError {
+  readonly code = 'invalid_request';
+  readonly status = 415;
+}
+export class InvalidClient extends OAuthError {
+  readonly code = 'invalid_client';
+  readonly status = 401;
+}
+export class InvalidGrant extends OAuthError {
+  readonly code = 'invalid_grant';
+  readonly status = 400;
+}
+export class UnauthorizedClient extends OAuthError {
+  readonly code = 'unauthorized_client';
+  readonly status = 400;
+}
+export class UnsupportedGrantType extends OAuthError {
+  readonly code = 'unsupported_grant_type';
+  readonly status = 400;
+}
+export class InvalidScope extends OAuthError {
+  readonly code = 'invalid_scope';
+  readonly status = 400;
+}
+export class InvalidToken extends OAuthError {
+  readonly code = 'invalid_token';
+  readonly status = 401;
+}
+export class InsufficientScope extends OAuthError {
+  readonly code = 'insufficient_scope';
+  readonly status = 403;
+}
+export class TemporarilyUnavailable extends OAuthError {
+  readonly code = 'temporarily_unavailable';
+  readonly status = 503;
+  constructor(description: string, options: OAuthErrorOptions = {}) {
+    super(description, { ...options, headers: { 'Retry-After': '1', ...options.headers } });
+  }
+}
+export class ServerError extends OAuthError {
+  readonly code = 'server_error';
+  readonly status = 500;
+}
+/**
+ * RFC 6750 §3.1: a request without any credentials gets a challenge without an error code.
+ * Rendered as 401 with an empty body.
+ */
+export class MissingCredentials extends OAuthError {
+  readonly code = '';
+  readonly status = 401;
+}

@@ -1,0 +1,48 @@
+import type { Context, Next } from 'koa';
+import type { Logger } from 'pino';
+import { IssuerUnavailableError } from '../assertion/jwks.js';
+import { StoreUnavailableError } from '../tokens/store.js';
+import { InvalidRequest, MissingCredentials, OAuthError, RequestTooLarge, ServerError, TemporarilyUnavailable, UnsupportedMediaType } from './errors.js';
+
+/** Maps anything thrown to an OAuth error (pure). Infrastructure failures become a retryable 503. */
+export function toOAuthError(err: unknown): OAuthError {
+  if (err instanceof OAuthError) return err;
+  if (err instanceof StoreUnavailableError) return new TemporarilyUnavailable('the token store is unavailable, retry later', { debug: err.message });
+  if (err instanceof IssuerUnavailableError) return new TemporarilyUnavailable('the issuer\'s keys cannot be fetched, retry later', { debug: err.message });
+  const status = (err as { status?: unknown })?.status;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    const debug = (err as Error).message;
+    if (status === 413) return new RequestTooLarge('request is too large', { debug });
+    if (status === 415) return new UnsupportedMediaType('unsupported media type', { debug });
+    return new InvalidRequest('request is malformed', { debug });
+  }
+  return new ServerError('internal error', { debug: (err as Error)?.stack ?? String(err) });
+}
+
+/** The one error renderer: RFC 6749 §5.2 JSON, never internals. */
+export function renderErrors(logger: Logger) {
+  return async function renderErrorsMiddleware(ctx: Context, next: Next): Promise<void> {
+    try {
+      await next();
+      if (ctx.body === undefined || ctx.body === null) {
+        if (ctx.status === 404) ctx.body = { error: 'not_found', error_description: 'no such endpoint' };
+        else if (ctx.status === 405) ctx.body = { error: 'method_not_allowed', error_description: 'method not allowed here' };
+      }
+    } catch (thrown) {
+      const err = toOAuthError(thrown);
+      ctx.state.error = err;
+      if (err.status >= 500) {
+        const log = ctx.state.log ?? logger;
+        log[err instanceof ServerError ? 'error' : 'warn']({ err: { type: err.name, debug: err.debug } }, err.description);
+      }
+      ctx.status = err.status;
+      ctx.set('Cache-Control', 'no-store');
+      for (const [name, value] of Object.entries(err.headers)) ctx.set(name, value);
+      if (err instanceof MissingCredentials) {
+        ctx.body = '';
+      } else {
+        ctx.body = err.toJSON();
+      }
+    }
+  };
+}

@@ -1,0 +1,22 @@
+import type { Context, Middleware, Next } from 'koa';
+import { InvalidRequest, UnsupportedGrantType } from './errors.js';
+import { noStore, parseForm, type FormParams } from './form.js';
+import type { GrantRegistry } from './grants/registry.js';
+
+/** Picks the grant handler by grant_type (RFC 6749 §4.5 / §5.2). */
+export function dispatchGrant(grants: GrantRegistry) {
+  return async function dispatchGrantMiddleware(ctx: Context, _next: Next): Promise<void> {
+    const form = ctx.state.form as FormParams;
+    const grantType = form.get('grant_type');
+    if (grantType === undefined) throw new InvalidRequest('parameter "grant_type" is required');
+    const handler = grants.get(grantType);
+    if (!handler) throw new UnsupportedGrantType('grant_type is not supported');
+    ctx.state.grantType = grantType;
+    ctx.body = await handler.handle(form);
+  };
+}
+
+/** POST /oauth2/token as a pipeline of named middlewares. */
+export function tokenEndpoint(grants: GrantRegistry, formMaxBytes: number): Middleware[] {
+  return [noStore, parseForm(formMaxBytes), dispatchGrant(grants)];
+}

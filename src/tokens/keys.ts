@@ -1,0 +1,30 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * Redis key layout. Everything that belongs to one device shares a Redis Cluster hash tag
+ * `{<device tag>}`, so the exchange (replay mark + device block check + token write) and the
+ * resource check (token + device revocation mark) are single-slot, single-round-trip operations.
+ *
+ *   <prefix>{<tag>}:at:<sha256(token)>   access token record, TTL = token life
+ *   <prefix>{<tag>}:jti:<sha256(iss,id)> single-use mark of an asset token id, TTL = until its exp + skew
+ *   <prefix>{<tag>}:rb                   device-wide revocation: access tokens issued at or before this ms are dead
+ *   <prefix>{<tag>}:nb                   device-wide block: asset tokens issued before this ms are refused
+ *   <prefix><stream>                     ingest stream (one key)
+ *   <prefix>schema                       keyspace schema version (migrations/)
+ */
+export const digest = (value: string): string => createHash('sha256').update(value).digest('base64url');
+
+/** 72 bits of sha256(subject): spreads devices over slots; never used for authorization decisions. */
+export const deviceTag = (subject: string): string => digest(subject).slice(0, 12);
+
+export function redisKeys(prefix: string) {
+  return {
+    accessToken: (tag: string, tokenHash: string) => `${prefix}{${tag}}:at:${tokenHash}`,
+    assertionUse: (tag: string, iss: string, jti: string) => `${prefix}{${tag}}:jti:${digest(`${iss}\n${jti}`)}`,
+    deviceRevokedBefore: (tag: string) => `${prefix}{${tag}}:rb`,
+    deviceNotBefore: (tag: string) => `${prefix}{${tag}}:nb`,
+    stream: (name: string) => `${prefix}${name}`,
+    schema: () => `${prefix}schema`,
+  };
+}
+export type RedisKeys = ReturnType<typeof redisKeys>;

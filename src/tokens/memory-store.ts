@@ -1,0 +1,101 @@
+import type { Clock } from '../clock.js';
+import type { AccessTokenHandle } from './access-token.js';
+import { deviceTag, digest } from './keys.js';
+import type {
+  AccessTokenRecord,
+  AssertionUse,
+  ConsumeOutcome,
+  IngestEvent,
+  IngestStream,
+  NewAccessToken,
+  TokenStore,
+} from './store.js';
+
+/**
+ * The embedded development store: same contract as the Redis store (the shared contract suite runs
+ * against both), single process, nothing persisted. Never used in production (config refuses).
+ */
+export class MemoryTokenStore implements TokenStore, IngestStream {
+  private readonly uses = new Map<string, number>();
+  private readonly tokens = new Map<string, AccessTokenRecord>();
+  private readonly revokedBefore = new Map<string, number>();
+  private readonly notBefore = new Map<string, number>();
+  readonly events: Array<{ id: string; event: IngestEvent }> = [];
+  private lastId = 0;
+  private lastSeq = 0;
+  private ops = 0;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly maxEvents = 10_000,
+  ) {}
+
+  private useKey(use: AssertionUse): string {
+    return `${use.subject}\n${digest(`${use.iss}\n${use.jti}`)}`;
+  }
+
+  private sweep(now: number): void {
+    if (++this.ops % 1000 !== 0) return;
+    for (const [k, until] of this.uses) if (until <= now) this.uses.delete(k);
+    for (const [k, r] of this.tokens) if (r.exp <= now) this.tokens.delete(k);
+  }
+
+  async consumeAssertion(use: AssertionUse, token?: NewAccessToken): Promise<ConsumeOutcome> {
+    const now = this.clock.now();
+    this.sweep(now);
+    const nb = this.notBefore.get(deviceTag(use.subject));
+    if (nb !== undefined && (use.issuedAtMs === undefined || use.issuedAtMs < nb)) return 'device_blocked';
+    const key = this.useKey(use);
+    const until = this.uses.get(key);
+    if (until !== undefined && until > now) return 'replayed';
+    this.uses.set(key, Math.max(now + 1000, use.forgetAtMs));
+    if (token) this.tokens.set(token.handle.hash, { ...token.record });
+    return 'accepted';
+  }
+
+  async releaseAssertion(use: AssertionUse): Promise<void> {
+    this.uses.delete(this.useKey(use));
+  }
+
+  async findAccessToken(handle: AccessTokenHandle): Promise<AccessTokenRecord | null> {
+    const record = this.tokens.get(handle.hash);
+    if (!record) return null;
+    if (record.exp <= this.clock.now()) {
+      this.tokens.delete(handle.hash);
+      return null;
+    }
+    const rb = this.revokedBefore.get(handle.tag);
+    if (rb !== undefined && record.iat <= rb) return null;
+    return { ...record };
+  }
+
+  async revokeAccessToken(handle: AccessTokenHandle): Promise<void> {
+    this.tokens.delete(handle.hash);
+  }
+
+  async revokeDevice(subject: string, atMs: number, blockAssetTokensBeforeMs?: number): Promise<void> {
+    const tag = deviceTag(subject);
+    this.revokedBefore.set(tag, Math.max(atMs, this.revokedBefore.get(tag) ?? 0));
+    if (blockAssetTokensBeforeMs !== undefined) {
+      this.notBefore.set(tag, Math.max(blockAssetTokensBeforeMs, this.notBefore.get(tag) ?? 0));
+    }
+  }
+
+  /** Stream ids shaped like Redis's: `<ms>-<seq>`, increasing. */
+  async append(event: IngestEvent): Promise<string> {
+    const now = this.clock.now();
+    if (now > this.lastId) {
+      this.lastId = now;
+      this.lastSeq = 0;
+    } else {
+      this.lastSeq += 1;
+    }
+    const id = `${this.lastId}-${this.lastSeq}`;
+    this.events.push({ id, event });
+    if (this.events.length > this.maxEvents) this.events.splice(0, this.events.length - this.maxEvents);
+    return id;
+  }
+
+  async ping(): Promise<void> {}
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,167 @@
+import type { Redis } from 'ioredis';
+import type { AccessTokenHandle } from './access-token.js';
+import { deviceTag, redisKeys, type RedisKeys } from './keys.js';
+import { decodeRecord, encodeRecord } from './record-codec.js';
+import {
+  StoreUnavailableError,
+  type AccessTokenRecord,
+  type AssertionUse,
+  type ConsumeOutcome,
+  type IngestEvent,
+  type IngestStream,
+  type NewAccessToken,
+  type TokenStore,
+} from './store.js';
+
+/**
+ * One round trip per exchange: the script refuses a blocked device, sets the single-use mark
+ * (SET NX, so of N concurrent replays exactly one wins) and writes the token. All keys share the
+ * device's hash tag, so the script is Cluster-safe.
+ * KEYS: 1 use mark, 2 device not-before, 3 token key ('' args when no token)
+ * ARGV: 1 mark ttl ms, 2 issuedAt ms or '', 3 token value or '', 4 token ttl ms
+ */
+const CONSUME_SCRIPT = `
+local nb = redis.call('GET', KEYS[2])
+if nb and (ARGV[2] == '' or tonumber(ARGV[2]) < tonumber(nb)) then return 2 end
+if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then return 1 end
+if ARGV[3] ~= '' then redis.call('SET', KEYS[3], ARGV[3], 'PX', ARGV[4]) end
+return 0
+`;
+
+/** KEYS: 1 revoked-before, 2 not-before. ARGV: 1 at ms, 2 block-before ms or '', 3 ttl ms. Never moves a mark back. */
+const REVOKE_DEVICE_SCRIPT = `
+local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tonumber(ARGV[1]) > cur then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3]) end
+if ARGV[2] ~= '' then
+  local nb = tonumber(redis.call('GET', KEYS[2]) or '0')
+  if tonumber(ARGV[2]) > nb then redis.call('SET', KEYS[2], ARGV[2]) end
+end
+return 1
+`;
+
+const OUTCOMES: Record<number, ConsumeOutcome> = { 0: 'accepted', 1: 'replayed', 2: 'device_blocked' };
+
+type ScriptedRedis = Redis & {
+  agConsume(k1: string, k2: string, k3: string, ...args: string[]): Promise<number>;
+  agRevokeDevice(k1: string, k2: string, ...args: string[]): Promise<number>;
+};
+
+export interface RedisStoreOptions {
+  keyPrefix: string;
+  /** How long a device-wide revocation mark is kept: at least the longest access token life. */
+  revocationMarkTtlMs: number;
+  clock: { now(): number };
+}
+
+async function guarded<T>(what: string, op: () => Promise<T>): Promise<T> {
+  try {
+    return await op();
+  } catch (err) {
+    throw new StoreUnavailableError(`redis ${what} failed: ${(err as Error).message}`);
+  }
+}
+
+export class RedisTokenStore implements TokenStore {
+  private readonly redis: ScriptedRedis;
+  private readonly keys: RedisKeys;
+
+  constructor(
+    redis: Redis,
+    private readonly options: RedisStoreOptions,
+  ) {
+    this.keys = redisKeys(options.keyPrefix);
+    if (!('agConsume' in redis)) {
+      redis.defineCommand('agConsume', { numberOfKeys: 3, lua: CONSUME_SCRIPT });
+      redis.defineCommand('agRevokeDevice', { numberOfKeys: 2, lua: REVOKE_DEVICE_SCRIPT });
+    }
+    this.redis = redis as ScriptedRedis;
+  }
+
+  private useKey(use: AssertionUse): string {
+    return this.keys.assertionUse(deviceTag(use.subject), use.iss, use.jti);
+  }
+
+  async consumeAssertion(use: AssertionUse, token?: NewAccessToken): Promise<ConsumeOutcome> {
+    const now = this.options.clock.now();
+    const tag = deviceTag(use.subject);
+    const markTtl = Math.max(1000, use.forgetAtMs - now);
+    const tokenKey = token ? this.keys.accessToken(token.handle.tag, token.handle.hash) : this.keys.accessToken(tag, '-');
+    const tokenTtl = token ? Math.max(1, token.record.exp - now) : 0;
+    const code = await guarded('consume', () =>
+      this.redis.agConsume(
+        this.useKey(use),
+        this.keys.deviceNotBefore(tag),
+        tokenKey,
+        String(markTtl),
+        use.issuedAtMs === undefined ? '' : String(use.issuedAtMs),
+        token ? encodeRecord(token.record) : '',
+        String(tokenTtl),
+      ),
+    );
+    const outcome = OUTCOMES[code];
+    if (!outcome) throw new StoreUnavailableError(`unexpected consume reply ${code}`);
+    return outcome;
+  }
+
+  async releaseAssertion(use: AssertionUse): Promise<void> {
+    await guarded('release', () => this.redis.del(this.useKey(use)));
+  }
+
+  async findAccessToken(handle: AccessTokenHandle): Promise<AccessTokenRecord | null> {
+    const [value, revokedBefore] = await guarded('lookup', () =>
+      this.redis.mget(this.keys.accessToken(handle.tag, handle.hash), this.keys.deviceRevokedBefore(handle.tag)),
+    );
+    if (!value) return null;
+    const record = decodeRecord(value);
+    if (record.exp <= this.options.clock.now()) return null;
+    if (revokedBefore && record.iat <= Number(revokedBefore)) return null;
+    return record;
+  }
+
+  async revokeAccessToken(handle: AccessTokenHandle): Promise<void> {
+    await guarded('revoke', () => this.redis.del(this.keys.accessToken(handle.tag, handle.hash)));
+  }
+
+  async revokeDevice(subject: string, atMs: number, blockAssetTokensBeforeMs?: number): Promise<void> {
+    const tag = deviceTag(subject);
+    await guarded('revoke device', () =>
+      this.redis.agRevokeDevice(
+        this.keys.deviceRevokedBefore(tag),
+        this.keys.deviceNotBefore(tag),
+        String(atMs),
+        blockAssetTokensBeforeMs === undefined ? '' : String(blockAssetTokensBeforeMs),
+        String(this.options.revocationMarkTtlMs),
+      ),
+    );
+  }
+
+  async ping(): Promise<void> {
+    await guarded('ping', () => this.redis.ping());
+  }
+
+  async close(): Promise<void> {
+    await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+}
+
+/** Ingest events go to a Redis stream, trimmed approximately (MAXLEN ~) so the oldest go first. */
+export class RedisIngestStream implements IngestStream {
+  private readonly key: string;
+  constructor(
+    private readonly redis: Redis,
+    keyPrefix: string,
+    streamName: string,
+    private readonly maxLen: number,
+  ) {
+    this.key = redisKeys(keyPrefix).stream(streamName);
+  }
+
+  async append(e: IngestEvent): Promise<string> {
+    const fields = ['sub', e.sub, 'iss', e.iss, 'receivedAt', String(e.receivedAt), 'body', e.body];
+    if (e.did !== undefined) fields.push('did', e.did);
+    if (e.aid !== undefined) fields.push('aid', e.aid);
+    const id = await guarded('xadd', () => this.redis.xadd(this.key, 'MAXLEN', '~', String(this.maxLen), '*', ...fields));
+    if (!id) throw new StoreUnavailableError('xadd returned no id');
+    return id;
+  }
+}

@@ -1,0 +1,33 @@
+import type { Redis } from 'ioredis';
+import { LATEST_SCHEMA_VERSION, migrations, type MigrationContext } from '../../migrations/index.js';
+
+export const schemaKey = (prefix: string): string => `${prefix}schema`;
+
+export async function currentSchemaVersion(redis: Redis, keyPrefix: string): Promise<number> {
+  return Number((await redis.get(schemaKey(keyPrefix))) ?? '0');
+}
+
+/** Applies every migration above the stored version, in order; returns the versions applied. */
+export async function migrate(ctx: MigrationContext): Promise<number[]> {
+  const applied: number[] = [];
+  let current = await currentSchemaVersion(ctx.redis, ctx.keyPrefix);
+  for (const m of migrations) {
+    if (m.version <= current) continue;
+    await m.up(ctx);
+    await ctx.redis.set(schemaKey(ctx.keyPrefix), String(m.version));
+    current = m.version;
+    applied.push(m.version);
+  }
+  return applied;
+}
+
+/** Throws with an operator-facing message when the keyspace does not match this build. */
+export async function assertSchemaCurrent(redis: Redis, keyPrefix: string): Promise<void> {
+  const version = await currentSchemaVersion(redis, keyPrefix);
+  if (version < LATEST_SCHEMA_VERSION) {
+    throw new Error(`Redis keyspace schema is at version ${version}, this build needs ${LATEST_SCHEMA_VERSION}: run \`npm run migrate\``);
+  }
+  if (version > LATEST_SCHEMA_VERSION) {
+    throw new Error(`Redis keyspace schema version ${version} is newer than this build (${LATEST_SCHEMA_VERSION}): upgrade assetgate`);
+  }
+}
