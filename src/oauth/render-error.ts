@@ -25,8 +25,10 @@ export function renderErrors(logger: Logger) {
     try {
       await next();
       if (ctx.body === undefined || ctx.body === null) {
-        if (ctx.status === 404) ctx.body = { error: 'not_found', error_description: 'no such endpoint' };
-        else if (ctx.status === 405) ctx.body = { error: 'method_not_allowed', error_description: 'method not allowed here' };
+        const status = ctx.status;
+        if (status === 404) ctx.body = { error: 'not_found', error_description: 'no such endpoint' };
+        else if (status === 405) ctx.body = { error: 'method_not_allowed', error_description: 'method not allowed here' };
+        ctx.status = status; // setting a body would otherwise turn the status into 200
       }
     } catch (thrown) {
       const err = toOAuthError(thrown);

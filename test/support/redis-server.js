@@ -1,24 +1,26 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 
-export function freePort(): Promise<number> {
+/** @returns {Promise<number>} */
+export function freePort() {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.unref();
     srv.on('error', reject);
     srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
+      const { port } = /** @type {import('node:net').AddressInfo} */ (srv.address());
       srv.close(() => resolve(port));
     });
   });
 }
 
-export function hasRedisServer(): boolean {
+export function hasRedisServer() {
   return spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
 }
 
-async function waitForPing(port: number, timeoutMs = 10_000): Promise<void> {
+/** @param {number} port */
+async function waitForPing(port, timeoutMs = 10_000) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
@@ -37,23 +39,26 @@ async function waitForPing(port: number, timeoutMs = 10_000): Promise<void> {
 
 /** A redis-server of the test's own, on a free loopback port; stop() and start() again on the same port. */
 export class RedisServerProcess {
-  private child: ChildProcess | undefined;
-  constructor(
-    readonly port: number,
-    private readonly extraArgs: string[] = [],
-  ) {}
+  /** @type {import('node:child_process').ChildProcess | undefined} */
+  child;
+  /** @param {number} port @param {string[]} [extraArgs] */
+  constructor(port, extraArgs = []) {
+    this.port = port;
+    this.extraArgs = extraArgs;
+  }
 
-  static async start(extraArgs: string[] = []): Promise<RedisServerProcess> {
+  /** @param {string[]} [extraArgs] @returns {Promise<RedisServerProcess>} */
+  static async start(extraArgs = []) {
     const server = new RedisServerProcess(await freePort(), extraArgs);
     await server.start();
     return server;
   }
 
-  get url(): string {
+  get url() {
     return `redis://127.0.0.1:${this.port}`;
   }
 
-  async start(): Promise<void> {
+  async start() {
     this.child = spawn(
       'redis-server',
       ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', ...this.extraArgs],
@@ -62,10 +67,10 @@ export class RedisServerProcess {
     await waitForPing(this.port);
   }
 
-  async stop(): Promise<void> {
+  async stop() {
     const child = this.child;
     if (!child || child.exitCode !== null) return;
-    await new Promise<void>((resolve) => {
+    await new Promise((resolve) => {
       child.once('exit', () => resolve());
       child.kill('SIGKILL');
     });
@@ -73,15 +78,15 @@ export class RedisServerProcess {
   }
 
   /** Freezes the server (SIGSTOP): connections stay open, commands hang. */
-  pause(): void {
+  pause() {
     this.child?.kill('SIGSTOP');
   }
 
-  resume(): void {
+  resume() {
     this.child?.kill('SIGCONT');
   }
 
-  get pid(): number | undefined {
+  get pid() {
     return this.child?.pid;
   }
 }

@@ -5,11 +5,11 @@ import { hasRedisServer, RedisServerProcess } from './redis-server.js';
  * there, else TEST_REDIS_URL (default redis://127.0.0.1:6379). Every suite works under its own key
  * prefix and deletes only its own keys.
  */
-export default async function globalSetup(): Promise<void> {
+export default async function globalSetup() {
   if (process.env.TEST_REDIS_URL) return;
   if (hasRedisServer()) {
     const server = await RedisServerProcess.start();
-    (globalThis as { __agRedis?: RedisServerProcess }).__agRedis = server;
+    globalThis.__agRedis = server;
     process.env.TEST_REDIS_URL = server.url;
   } else {
     process.env.TEST_REDIS_URL = 'redis://127.0.0.1:6379';
