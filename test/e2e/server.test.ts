@@ -1,0 +1,112 @@
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { freePort } from '../support/redis-server.js';
+import { plainClient, testRedisUrl, uniquePrefix, dropPrefix } from '../support/redis.js';
+
+/** The real server process (dist/, built by `npm test`'s pretest), driven over HTTP like a user would. */
+const ENTRY = 'dist/src/server.js';
+const children: ChildProcess[] = [];
+
+async function startServer(env: Record<string, string>): Promise<{ url: string; child: ChildProcess; output: () => string }> {
+  const port = await freePort();
+  let output = '';
+  const child = spawn(process.execPath, [ENTRY], {
+    env: { PATH: process.env.PATH, PORT: String(port), HOST: '127.0.0.1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  child.stdout!.on('data', (d) => (output += String(d)));
+  child.stderr!.on('data', (d) => (output += String(d)));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) break;
+    } catch {
+      /* not up yet */
+    }
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`server did not start: ${output}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { url, child, output: () => output };
+}
+
+afterAll(() => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+});
+
+describe('the server process', () => {
+  it('is built', () => {
+    expect(existsSync(ENTRY)).toBe(true);
+  });
+
+  it('runs the whole flow on a fresh machine with the embedded defaults, warning loudly', async () => {
+    const { url, child, output } = await startServer({});
+    const minted = (await (await fetch(`${url}/dev-issuer/asset-tokens`, { method: 'POST' })).json()) as { asset_token: string };
+    expect(minted.asset_token.split('.')).toHaveLength(3);
+
+    const exchange = await fetch(`${url}/oauth2/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion: minted.asset_token }),
+    });
+    expect(exchange.status).toBe(200);
+    const { access_token } = (await exchange.json()) as { access_token: string };
+    const resource = await fetch(`${url}/resource`, { headers: { authorization: `Bearer ${access_token}` } });
+    expect(resource.status).toBe(200);
+
+    const second = (await (await fetch(`${url}/dev-issuer/asset-tokens`, { method: 'POST' })).json()) as { asset_token: string };
+    const ingest = await fetch(`${url}/ingestapi`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${second.asset_token}`, 'content-type': 'application/json' },
+      body: '{"some":"data"}',
+    });
+    expect(ingest.status).toBe(202);
+
+    expect(output()).toMatch(/IN-MEMORY store/);
+    expect(output()).toMatch(/DEVELOPMENT issuer/);
+    // no token or assertion in the logs
+    expect(output()).not.toContain(access_token);
+    expect(output()).not.toContain(minted.asset_token.split('.')[2]);
+
+    child.kill('SIGTERM');
+    const code = await new Promise((r) => child.once('exit', r));
+    expect(code).toBe(0);
+    expect(output()).toMatch(/stopped/);
+  });
+
+  it('stops at start with one clear line on bad configuration', () => {
+    const result = spawnSync(process.execPath, [ENTRY], { env: { PATH: process.env.PATH, CLOCK_SKEW_SECONDS: 'soon' }, encoding: 'utf8' });
+    expect(result.status).toBe(2);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toMatch(/CLOCK_SKEW_SECONDS/);
+  });
+
+  it('refuses to start in production without trusted issuers', () => {
+    const result = spawnSync(process.execPath, [ENTRY], { env: { PATH: process.env.PATH, NODE_ENV: 'production' }, encoding: 'utf8' });
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(/TRUSTED_ISSUERS: required in production/);
+  });
+
+  it('refuses a Redis keyspace that is not migrated, and starts once `migrate` ran', async () => {
+    const prefix = uniquePrefix();
+    const env = { REDIS_URL: testRedisUrl(), REDIS_KEY_PREFIX: prefix };
+    const refused = spawnSync(process.execPath, [ENTRY], { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8' });
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toMatch(/run `npm run migrate`/);
+    const migrated = spawnSync(process.execPath, ['dist/src/cli/migrate.js'], { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8' });
+    expect(migrated.status).toBe(0);
+    expect(migrated.stdout).toMatch(/applied migrations 1/);
+    const redis = plainClient();
+    try {
+      expect(await redis.xinfo('GROUPS', `${prefix}ingest`)).toHaveLength(1);
+      const { child } = await startServer(env);
+      child.kill('SIGTERM');
+      expect(await new Promise((r) => child.once('exit', r))).toBe(0);
+    } finally {
+      await dropPrefix(redis, prefix);
+      redis.disconnect();
+    }
+  });
+});

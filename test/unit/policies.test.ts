@@ -1,0 +1,83 @@
+import { describe, expect, it } from '@jest/globals';
+import { errors } from 'jose';
+import { IssuerUnavailableError } from '../../src/assertion/jwks.js';
+import { rejectionFromJose } from '../../src/assertion/rejections.js';
+import { InvalidGrant, InvalidScope } from '../../src/oauth/errors.js';
+import { parseFormBody } from '../../src/oauth/form.js';
+import { toOAuthError } from '../../src/oauth/render-error.js';
+import { grantScope } from '../../src/oauth/scope-policy.js';
+import { bearerChallenge } from '../../src/resource/challenge.js';
+import { accessTokenHandle, mintAccessToken } from '../../src/tokens/access-token.js';
+import { deviceTag } from '../../src/tokens/keys.js';
+import { StoreUnavailableError } from '../../src/tokens/store.js';
+
+describe('parseFormBody (RFC 6749 §3.1, §3.2)', () => {
+  it('decodes, drops empty values, and refuses repeats', () => {
+    const p = parseFormBody('a=1&b=&c=x%20y+z&d=%E2%9C%93');
+    expect([...p]).toEqual([
+      ['a', '1'],
+      ['c', 'x y z'],
+      ['d', '✓'],
+    ]);
+    expect(() => parseFormBody('a=1&a=2')).toThrow(/parameter "a" is repeated/);
+    expect(parseFormBody('a=&a=2').get('a')).toBe('2');
+  });
+});
+
+describe('grantScope (RFC 6749 §3.3)', () => {
+  it('passes through, deduplicates, and checks against a list', () => {
+    expect(grantScope(undefined, undefined)).toBeUndefined();
+    expect(grantScope('a b a', undefined)).toBe('a b');
+    expect(grantScope('a', ['a', 'b'])).toBe('a');
+    expect(() => grantScope('c', ['a', 'b'])).toThrow(InvalidScope);
+    expect(() => grantScope('a"b', undefined)).toThrow(InvalidScope);
+    expect(() => grantScope('   ', undefined)).toThrow(InvalidScope);
+  });
+});
+
+describe('toOAuthError', () => {
+  it('keeps OAuth errors, turns infrastructure failures into 503 and the rest into a bare 500', () => {
+    const grant = new InvalidGrant('x');
+    expect(toOAuthError(grant)).toBe(grant);
+    const store = toOAuthError(new StoreUnavailableError('redis down at 10.0.0.1'));
+    expect([store.status, store.code, store.headers['Retry-After']]).toEqual([503, 'temporarily_unavailable', '1']);
+    expect(store.description).not.toMatch(/10\.0\.0\.1/);
+    expect(toOAuthError(new IssuerUnavailableError('x')).status).toBe(503);
+    const crash = toOAuthError(new TypeError('secret internals'));
+    expect([crash.status, crash.code, crash.description]).toEqual([500, 'server_error', 'internal error']);
+    expect(toOAuthError(Object.assign(new Error('x'), { status: 413 })).status).toBe(413);
+  });
+});
+
+describe('rejectionFromJose (one table from jose codes)', () => {
+  it('maps jose errors by class and claim', () => {
+    expect(rejectionFromJose(new errors.JWTExpired('x', {}, 'exp', 'check_failed')).reason).toBe('expired');
+    expect(rejectionFromJose(new errors.JWTClaimValidationFailed('x', {}, 'aud', 'check_failed')).reason).toBe('wrong_audience');
+    expect(rejectionFromJose(new errors.JWTClaimValidationFailed('x', {}, 'nbf', 'check_failed')).reason).toBe('not_yet_valid');
+    expect(rejectionFromJose(new errors.JWSSignatureVerificationFailed()).reason).toBe('bad_signature');
+    expect(rejectionFromJose(new errors.JOSEAlgNotAllowed('x')).reason).toBe('alg_not_allowed');
+    expect(rejectionFromJose(new errors.JOSENotSupported('x')).reason).toBe('unsupported');
+    expect(rejectionFromJose(new errors.JWSInvalid('x')).reason).toBe('malformed');
+  });
+});
+
+describe('access tokens', () => {
+  it('are tag.random with 258 random bits and map to a handle', () => {
+    const { token, handle } = mintAccessToken('device-1');
+    expect(token).toMatch(/^[A-Za-z0-9_-]{12}\.[A-Za-z0-9_-]{43}$/);
+    expect(handle.tag).toBe(deviceTag('device-1'));
+    expect(accessTokenHandle(token)).toEqual(handle);
+    expect(mintAccessToken('device-1').token).not.toBe(token);
+    expect(accessTokenHandle('x.y')).toBeNull();
+    expect(accessTokenHandle(`${token}a`)).toBeNull();
+  });
+});
+
+describe('bearerChallenge (RFC 6750 §3)', () => {
+  it('has no error without credentials, a clean quoted-string otherwise', () => {
+    expect(bearerChallenge('r')).toBe('Bearer realm="r"');
+    expect(bearerChallenge('r', { code: 'invalid_token', description: 'bad "token"\\\n' })).toBe(
+      'Bearer realm="r", error="invalid_token", error_description="bad token"',
+    );
+  });
+});
