@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../src/tokens/redis-client.js';
 
 /**
  * Numbered Redis keyspace migrations. Each runs once, in order; `<prefix>schema` holds the number of
@@ -6,7 +6,7 @@ import type { Redis } from 'ioredis';
  * to start against a keyspace that is behind or ahead of this build.
  */
 export interface MigrationContext {
-  redis: Redis;
+  redis: RedisConnection;
   keyPrefix: string;
   ingestStream: string;
 }

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
 /**
@@ -51,6 +52,14 @@ const EnvSchema = z.object({
     .string()
     .regex(/^rediss?:\/\//, { error: 'must start with redis:// or rediss://' })
     .optional(),
+  REDIS_CLUSTER_NODES: z.string().optional(),
+  REDIS_SENTINELS: z.string().optional(),
+  REDIS_SENTINEL_NAME: z.string().min(1).optional(),
+  REDIS_USERNAME: z.string().min(1).optional(),
+  REDIS_PASSWORD: z.string().min(1).optional(),
+  REDIS_SENTINEL_PASSWORD: z.string().min(1).optional(),
+  REDIS_TLS: z.enum(['true', 'false', '1', '0']).optional(),
+  WORKERS: intSetting(1, 256).optional(),
   REDIS_KEY_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9:_-]*$/, { error: 'may hold only letters, digits, ":", "_" and "-"' })
@@ -85,6 +94,10 @@ export interface Config {
   publicUrl: string;
   tokenEndpoint: string;
   redisUrl: string | undefined;
+  /** How to reach Redis: one of REDIS_URL, REDIS_CLUSTER_NODES, REDIS_SENTINELS; undefined = memory store. */
+  redis: RedisTopology | undefined;
+  /** Processes sharing the port (WORKERS); default one per core in production, else 1. */
+  workers: number;
   redisKeyPrefix: string;
   /** Empty means: use the embedded development issuer. */
   trustedIssuers: string[];
@@ -105,11 +118,58 @@ export interface Config {
   shutdownGraceMs: number;
 }
 
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+export interface RedisAuth {
+  username?: string;
+  password?: string;
+  tls: boolean;
+}
+
+export type RedisTopology =
+  | { kind: 'standalone'; url: string; auth: RedisAuth }
+  | { kind: 'cluster'; nodes: HostPort[]; auth: RedisAuth }
+  | { kind: 'sentinel'; sentinels: HostPort[]; name: string; sentinelPassword?: string; auth: RedisAuth };
+
+function hostPorts(variable: string, value: string): HostPort[] {
+  const nodes = list(value).map((item) => {
+    const m = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(item);
+    const port = m ? Number(m[2]) : 0;
+    if (!m || port < 1 || port > 65535) throw new ConfigError(`${variable}: "${item}" is not host:port`);
+    return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
+  });
+  if (nodes.length === 0) throw new ConfigError(`${variable}: must list at least one host:port`);
+  return nodes;
+}
+
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
 const ALLOWED_ALGORITHMS = new Set(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']);
+
+function redisTopology(e: z.infer<typeof EnvSchema>): RedisTopology | undefined {
+  const chosen = [e.REDIS_URL && 'REDIS_URL', e.REDIS_CLUSTER_NODES && 'REDIS_CLUSTER_NODES', e.REDIS_SENTINELS && 'REDIS_SENTINELS'].filter(Boolean);
+  if (chosen.length > 1) throw new ConfigError(`${String(chosen[1])}: set only one of ${chosen.join(', ')}`);
+  const auth: RedisAuth = { tls: e.REDIS_TLS === 'true' || e.REDIS_TLS === '1' };
+  if (e.REDIS_USERNAME) auth.username = e.REDIS_USERNAME;
+  if (e.REDIS_PASSWORD) auth.password = e.REDIS_PASSWORD;
+  if (e.REDIS_URL) {
+    if (e.REDIS_URL.startsWith('rediss://')) auth.tls = true;
+    return { kind: 'standalone', url: e.REDIS_URL, auth };
+  }
+  if (e.REDIS_CLUSTER_NODES) return { kind: 'cluster', nodes: hostPorts('REDIS_CLUSTER_NODES', e.REDIS_CLUSTER_NODES), auth };
+  if (e.REDIS_SENTINELS) {
+    if (!e.REDIS_SENTINEL_NAME) throw new ConfigError('REDIS_SENTINEL_NAME: required with REDIS_SENTINELS (the monitored master name)');
+    const topology: RedisTopology = { kind: 'sentinel', sentinels: hostPorts('REDIS_SENTINELS', e.REDIS_SENTINELS), name: e.REDIS_SENTINEL_NAME, auth };
+    if (e.REDIS_SENTINEL_PASSWORD) topology.sentinelPassword = e.REDIS_SENTINEL_PASSWORD;
+    return topology;
+  }
+  return undefined;
+}
 
 /** Env -> one validated Config; throws ConfigError with one line naming the variable and problem. */
 export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | undefined>): Config {
@@ -134,8 +194,14 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
   if (mode === 'production' && trustedIssuers.length === 0) {
     throw new ConfigError('TRUSTED_ISSUERS: required in production (the development issuer is never used there)');
   }
-  if (mode === 'production' && !e.REDIS_URL) {
-    throw new ConfigError('REDIS_URL: required in production (the in-memory store is for development only)');
+  const redis = redisTopology(e);
+  if (mode === 'production' && !redis) {
+    throw new ConfigError('REDIS_URL: required in production, or REDIS_CLUSTER_NODES / REDIS_SENTINELS (the in-memory store is for development only)');
+  }
+  // The memory store and the development issuer's key live in one process: one worker only.
+  const workers = e.WORKERS ?? (mode === 'production' ? availableParallelism() : 1);
+  if (workers > 1 && (!redis || trustedIssuers.length === 0)) {
+    throw new ConfigError('WORKERS: more than one worker needs Redis and TRUSTED_ISSUERS (memory store and development issuer are per process)');
   }
 
   const algorithms = list(e.ASSERTION_ALGORITHMS);
@@ -159,6 +225,8 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
     publicUrl,
     tokenEndpoint,
     redisUrl: e.REDIS_URL,
+    redis,
+    workers,
     redisKeyPrefix: e.REDIS_KEY_PREFIX,
     trustedIssuers,
     audiences: audiences.length > 0 ? audiences : [publicUrl, tokenEndpoint],

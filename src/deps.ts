@@ -5,7 +5,7 @@ import { localIssuer, remoteIssuer, TrustedIssuers, type IssuerSettings } from '
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import { MemoryTokenStore } from './tokens/memory-store.js';
-import { createRedisClient, waitForReady } from './tokens/redis-client.js';
+import { connectRedis, waitForReady } from './tokens/redis-client.js';
 import { RedisIngestStream, RedisTokenStore } from './tokens/redis-store.js';
 import { assertSchemaCurrent } from './tokens/schema.js';
 
@@ -19,8 +19,8 @@ export interface Runtime {
 export async function buildRuntime(config: Config, logger: Logger, clock: Clock = systemClock): Promise<Runtime> {
   let store: AppDeps['store'];
   let ingest: AppDeps['ingest'];
-  if (config.redisUrl) {
-    const redis = createRedisClient(config.redisUrl);
+  if (config.redis) {
+    const redis = connectRedis(config.redis);
     redis.on('error', (err: Error) => logger.warn({ err: { message: err.message } }, 'redis connection error'));
     await waitForReady(redis, 30_000);
     await assertSchemaCurrent(redis, config.redisKeyPrefix);
@@ -31,7 +31,7 @@ export async function buildRuntime(config: Config, logger: Logger, clock: Clock 
     });
     ingest = new RedisIngestStream(redis, config.redisKeyPrefix, config.ingest.streamKey, config.ingest.maxLen);
   } else {
-    logger.warn('!!! REDIS_URL is not set: using the embedded IN-MEMORY store. Tokens and events vanish on restart. Development only. !!!');
+    logger.warn('!!! No Redis configured (REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS): using the embedded IN-MEMORY store. Tokens and events vanish on restart. Development only. !!!');
     const memory = new MemoryTokenStore(clock);
     store = memory;
     ingest = memory;

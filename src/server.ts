@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import type { Server } from 'node:http';
 import { createApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
@@ -17,6 +18,10 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     throw err;
   }
   const logger = createLogger(config.logLevel);
+  if (config.workers > 1 && cluster.isPrimary) {
+    superviseWorkers(config.workers, logger);
+    return;
+  }
   let runtime;
   try {
     runtime = await buildRuntime(config, logger);
@@ -31,7 +36,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   server.requestTimeout = 30_000;
   server.keepAliveTimeout = 5_000;
   server.once('listening', () => {
-    logger.info({ port: config.port, host: config.host, publicUrl: config.publicUrl, mode: config.mode }, 'assetgate listening');
+    logger.info({ pid: process.pid, port: config.port, host: config.host, publicUrl: config.publicUrl, mode: config.mode }, 'assetgate listening');
   });
   server.once('error', (err) => {
     logger.fatal({ err: { message: err.message } }, 'listen failed');
@@ -58,6 +63,35 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+/**
+ * WORKERS=N: the primary forks N processes sharing the port (node:cluster), restarts a worker that
+ * dies, and forwards SIGTERM / SIGINT so each finishes its in-flight requests.
+ */
+function superviseWorkers(count: number, logger: ReturnType<typeof createLogger>): void {
+  let stopping = false;
+  for (let i = 0; i < count; i++) cluster.fork();
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) {
+      if (Object.keys(cluster.workers ?? {}).length === 0) {
+        logger.info('all workers stopped');
+        process.exit(0);
+      }
+      return;
+    }
+    logger.error({ pid: worker.process.pid, code, signal }, 'worker died: starting another');
+    setTimeout(() => cluster.fork(), 500);
+  });
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal, workers: count }, 'stopping workers');
+    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill(signal);
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  logger.info({ workers: count }, 'primary started workers');
 }
 
 await main();

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from './redis-client.js';
 import type { AccessTokenHandle } from './access-token.js';
 import { deviceTag, redisKeys, type RedisKeys } from './keys.js';
 import { decodeRecord, encodeRecord } from './record-codec.js';
@@ -41,7 +41,7 @@ return 1
 
 const OUTCOMES: Record<number, ConsumeOutcome> = { 0: 'accepted', 1: 'replayed', 2: 'device_blocked' };
 
-type ScriptedRedis = Redis & {
+type ScriptedRedis = RedisConnection & {
   agConsume(k1: string, k2: string, k3: string, ...args: string[]): Promise<number>;
   agRevokeDevice(k1: string, k2: string, ...args: string[]): Promise<number>;
 };
@@ -66,7 +66,7 @@ export class RedisTokenStore implements TokenStore {
   private readonly keys: RedisKeys;
 
   constructor(
-    redis: Redis,
+    redis: RedisConnection,
     private readonly options: RedisStoreOptions,
   ) {
     this.keys = redisKeys(options.keyPrefix);
@@ -148,7 +148,7 @@ export class RedisTokenStore implements TokenStore {
 export class RedisIngestStream implements IngestStream {
   private readonly key: string;
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     keyPrefix: string,
     streamName: string,
     private readonly maxLen: number,

@@ -1,9 +1,9 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from './redis-client.js';
 import { LATEST_SCHEMA_VERSION, migrations, type MigrationContext } from '../../migrations/index.js';
 
 export const schemaKey = (prefix: string): string => `${prefix}schema`;
 
-export async function currentSchemaVersion(redis: Redis, keyPrefix: string): Promise<number> {
+export async function currentSchemaVersion(redis: RedisConnection, keyPrefix: string): Promise<number> {
   return Number((await redis.get(schemaKey(keyPrefix))) ?? '0');
 }
 
@@ -22,7 +22,7 @@ export async function migrate(ctx: MigrationContext): Promise<number[]> {
 }
 
 /** Throws with an operator-facing message when the keyspace does not match this build. */
-export async function assertSchemaCurrent(redis: Redis, keyPrefix: string): Promise<void> {
+export async function assertSchemaCurrent(redis: RedisConnection, keyPrefix: string): Promise<void> {
   const version = await currentSchemaVersion(redis, keyPrefix);
   if (version < LATEST_SCHEMA_VERSION) {
     throw new Error(`Redis keyspace schema is at version ${version}, this build needs ${LATEST_SCHEMA_VERSION}: run \`npm run migrate\``);

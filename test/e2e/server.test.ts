@@ -2,7 +2,8 @@ import { afterAll, describe, expect, it } from '@jest/globals';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { freePort } from '../support/redis-server.js';
-import { plainClient, testRedisUrl, uniquePrefix, dropPrefix } from '../support/redis.js';
+import { plainClient, testRedisUrl, uniquePrefix, dropPrefix, migratedPrefix } from '../support/redis.js';
+import { assetToken, MockIssuer } from '../support/mock-issuer.js';
 
 /** The real server process (dist/, built by `npm test`'s pretest), driven over HTTP like a user would. */
 const ENTRY = 'dist/src/server.js';
@@ -108,5 +109,47 @@ describe('the server process', () => {
       await dropPrefix(redis, prefix);
       redis.disconnect();
     }
+  });
+
+  it('runs WORKERS=2 processes on one port, and stops them all on SIGTERM', async () => {
+    const issuer = await MockIssuer.start();
+    const redis = plainClient();
+    const prefix = await migratedPrefix(redis);
+    try {
+      const { url, child, output } = await startServer({
+        WORKERS: '2',
+        REDIS_URL: testRedisUrl(),
+        REDIS_KEY_PREFIX: prefix,
+        TRUSTED_ISSUERS: issuer.url,
+        TOKEN_AUDIENCES: 'https://assetgate.example',
+      });
+      for (let i = 0; i < 10; i++) {
+        const res = await fetch(`${url}/oauth2/token`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({
+            grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer',
+            assertion: await assetToken(issuer, 'https://assetgate.example'),
+          }),
+        });
+        expect(res.status).toBe(200);
+      }
+      expect(output()).toMatch(/primary started workers/);
+      const pids = new Set([...output().matchAll(/"pid":(\d+)[^\n]*assetgate listening/g)].map((m) => m[1]));
+      expect(pids.size).toBe(2);
+      child.kill('SIGTERM');
+      expect(await new Promise((r) => child.once('exit', r))).toBe(0);
+      expect(output()).toMatch(/all workers stopped/);
+    } finally {
+      await dropPrefix(redis, prefix);
+      redis.disconnect();
+      await issuer.close();
+    }
+  });
+
+  it('refuses WORKERS>1 with the in-memory store', () => {
+    const result = spawnSync(process.execPath, [ENTRY], { env: { PATH: process.env.PATH, WORKERS: '2' }, encoding: 'utf8' });
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(/^assetgate: configuration error: WORKERS: /);
   });
 });

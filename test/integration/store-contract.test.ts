@@ -1,138 +1,23 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { Redis } from 'ioredis';
-import { mintAccessToken } from '../../src/tokens/access-token.js';
+import { afterAll } from '@jest/globals';
 import { MemoryTokenStore } from '../../src/tokens/memory-store.js';
 import { RedisIngestStream, RedisTokenStore } from '../../src/tokens/redis-store.js';
-import type { AccessTokenRecord, AssertionUse, IngestStream, TokenStore } from '../../src/tokens/store.js';
-import { createRedisClient, waitForReady } from '../../src/tokens/redis-client.js';
+import { connectRedis, waitForReady, type RedisConnection } from '../../src/tokens/redis-client.js';
+import { loadConfig } from '../../src/config.js';
 import { TestClock } from '../support/harness.js';
-import { dropPrefix, testRedisUrl, uniquePrefix } from '../support/redis.js';
+import { dropPrefix, onCluster, testRedisEnv, uniquePrefix } from '../support/redis.js';
+import { storeContract } from '../support/store-contract.js';
 
-interface Subject {
-  store: TokenStore;
-  ingest: IngestStream;
-  clock: TestClock;
-}
-
-/** One contract, two stores: what the memory store promises in development, Redis keeps in production. */
-function contract(name: string, make: () => Promise<Subject>) {
-  describe(`TokenStore contract: ${name}`, () => {
-    let s: Subject;
-    let n = 0;
-    beforeAll(async () => {
-      s = await make();
-    });
-
-    const use = (over: Partial<AssertionUse> = {}): AssertionUse => ({
-      iss: 'https://issuer.example',
-      jti: `jti-${name}-${++n}-${Math.random()}`,
-      subject: `device-${name}-${n}`,
-      forgetAtMs: s.clock.now() + 600_000,
-      issuedAtMs: s.clock.now() - 1000,
-      ...over,
-    });
-    const token = (subject: string, ttlMs = 60_000, over: Partial<AccessTokenRecord> = {}) => {
-      const { token: raw, handle } = mintAccessToken(subject);
-      const record: AccessTokenRecord = { sub: subject, did: subject, aid: '02iX', iss: 'https://issuer.example', jti: 'j', iat: s.clock.now(), exp: s.clock.now() + ttlMs, ...over };
-      return { raw, handle, record };
-    };
-
-    it('accepts an assertion once and saves its token', async () => {
-      const u = use();
-      const t = token(u.subject);
-      expect(await s.store.consumeAssertion(u, t)).toBe('accepted');
-      expect(await s.store.findAccessToken(t.handle)).toEqual(t.record);
-      expect(await s.store.consumeAssertion(u, token(u.subject))).toBe('replayed');
-    });
-
-    it('lets exactly one of 50 concurrent uses win', async () => {
-      const u = use();
-      const outcomes = await Promise.all(Array.from({ length: 50 }, () => s.store.consumeAssertion(u, token(u.subject))));
-      expect(outcomes.filter((o) => o === 'accepted')).toHaveLength(1);
-      expect(outcomes.filter((o) => o === 'replayed')).toHaveLength(49);
-    });
-
-    it('treats the same id from another issuer as another assertion', async () => {
-      const u = use();
-      expect(await s.store.consumeAssertion(u)).toBe('accepted');
-      expect(await s.store.consumeAssertion({ ...u, iss: 'https://other.example' })).toBe('accepted');
-    });
-
-    it('releases a use so it can be retried', async () => {
-      const u = use();
-      expect(await s.store.consumeAssertion(u)).toBe('accepted');
-      await s.store.releaseAssertion(u);
-      expect(await s.store.consumeAssertion(u)).toBe('accepted');
-    });
-
-    it('forgets an expired token', async () => {
-      const u = use();
-      const t = token(u.subject, 5_000);
-      await s.store.consumeAssertion(u, t);
-      s.clock.advance(6);
-      expect(await s.store.findAccessToken(t.handle)).toBeNull();
-    });
-
-    it('revokes one token', async () => {
-      const u = use();
-      const t = token(u.subject);
-      await s.store.consumeAssertion(u, t);
-      await s.store.revokeAccessToken(t.handle);
-      expect(await s.store.findAccessToken(t.handle)).toBeNull();
-    });
-
-    it('revokes every token of one device, and only that device', async () => {
-      const u1 = use();
-      const t1 = token(u1.subject);
-      const t2 = token(u1.subject);
-      const other = use();
-      const t3 = token(other.subject);
-      await s.store.consumeAssertion(u1, t1);
-      await s.store.consumeAssertion({ ...u1, jti: `${u1.jti}-b` }, t2);
-      await s.store.consumeAssertion(other, t3);
-      await s.store.revokeDevice(u1.subject, s.clock.now());
-      expect(await s.store.findAccessToken(t1.handle)).toBeNull();
-      expect(await s.store.findAccessToken(t2.handle)).toBeNull();
-      expect(await s.store.findAccessToken(t3.handle)).not.toBeNull();
-      s.clock.advance(1);
-      const later = token(u1.subject);
-      expect(await s.store.consumeAssertion({ ...u1, jti: `${u1.jti}-c` }, later)).toBe('accepted');
-      expect(await s.store.findAccessToken(later.handle)).not.toBeNull();
-    });
-
-    it('blocks asset tokens issued before a device block, and those without an issue time', async () => {
-      const u = use();
-      await s.store.revokeDevice(u.subject, s.clock.now(), s.clock.now());
-      expect(await s.store.consumeAssertion(u)).toBe('device_blocked');
-      expect(await s.store.consumeAssertion({ ...u, jti: `${u.jti}-x`, issuedAtMs: undefined })).toBe('device_blocked');
-      expect(await s.store.consumeAssertion({ ...u, jti: `${u.jti}-y`, issuedAtMs: s.clock.now() + 1000 })).toBe('accepted');
-    });
-
-    it('appends ingest events with increasing ids', async () => {
-      const a = await s.ingest.append({ sub: 'd', did: 'd', iss: 'i', receivedAt: s.clock.now(), body: '{}' });
-      const b = await s.ingest.append({ sub: 'd', iss: 'i', receivedAt: s.clock.now(), body: '[]' });
-      const [am, as] = a.split('-').map(Number);
-      const [bm, bs] = b.split('-').map(Number);
-      expect(bm! > am! || (bm === am && bs! > as!)).toBe(true);
-    });
-
-    it('pings', async () => {
-      await expect(s.store.ping()).resolves.toBeUndefined();
-    });
-  });
-}
-
-contract('memory', async () => {
+storeContract('memory', async () => {
   const clock = new TestClock();
   const store = new MemoryTokenStore(clock);
   return { store, ingest: store, clock };
 });
 
-let redis: Redis;
+let redis: RedisConnection;
 const prefix = uniquePrefix();
-contract('redis', async () => {
+storeContract(onCluster() ? 'redis-cluster' : 'redis', async () => {
   const clock = new TestClock();
-  redis = createRedisClient(testRedisUrl());
+  redis = connectRedis(loadConfig(testRedisEnv()).redis!);
   await waitForReady(redis, 5000);
   const store = new RedisTokenStore(redis, { keyPrefix: prefix, revocationMarkTtlMs: 3_600_000, clock });
   return { store, ingest: new RedisIngestStream(redis, prefix, 'ingest', 1000), clock };

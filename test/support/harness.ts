@@ -1,12 +1,12 @@
 import { createServer, type Server } from 'node:http';
 import { Writable } from 'node:stream';
-import type { Redis } from 'ioredis';
 import { createApp } from '../../src/app.js';
 import type { Clock } from '../../src/clock.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { buildRuntime, type Runtime } from '../../src/deps.js';
 import { createLogger } from '../../src/ops/logger.js';
-import { dropPrefix, migratedPrefix, plainClient, testRedisUrl, uniquePrefix } from './redis.js';
+import type { RedisConnection } from '../../src/tokens/redis-client.js';
+import { dropPrefix, migratedPrefix, plainClient, testAdminClient, testRedisEnv, uniquePrefix } from './redis.js';
 
 /** A settable clock for tests (milliseconds). */
 export class TestClock implements Clock {
@@ -24,7 +24,7 @@ export interface Harness {
   config: Config;
   runtime: Runtime;
   server: Server;
-  redis: Redis | undefined;
+  redis: RedisConnection | undefined;
   prefix: string;
   logs: string[];
   tokenEndpoint: string;
@@ -37,6 +37,8 @@ export interface HarnessOptions {
   /** 'redis' (default): the suite's Redis under a fresh prefix; 'memory': the embedded store. */
   store?: 'redis' | 'memory';
   redisUrl?: string;
+  /** Another topology: the env that selects it (e.g. REDIS_CLUSTER_NODES) and an admin connection to it. */
+  topology?: { env: Record<string, string>; admin: () => RedisConnection };
   prefix?: string;
 }
 
@@ -47,15 +49,17 @@ export async function startAssetgate(options: HarnessOptions = {}): Promise<Harn
   const port = (server.address() as { port: number }).port;
   const url = `http://127.0.0.1:${port}`;
   const useRedis = (options.store ?? 'redis') === 'redis';
-  const redisUrl = options.redisUrl ?? testRedisUrl();
-  const admin = useRedis ? plainClient(redisUrl) : undefined;
+  const topology = options.redisUrl
+    ? { env: { REDIS_URL: options.redisUrl }, admin: () => plainClient(options.redisUrl) }
+    : (options.topology ?? { env: testRedisEnv(), admin: testAdminClient });
+  const admin = useRedis ? topology.admin() : undefined;
   const prefix = admin ? await migratedPrefix(admin, options.prefix ?? uniquePrefix()) : '';
   const config = loadConfig({
     NODE_ENV: 'test',
     PORT: String(port),
     PUBLIC_URL: url,
     LOG_LEVEL: 'info',
-    ...(useRedis ? { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: prefix } : {}),
+    ...(useRedis ? { ...topology.env, REDIS_KEY_PREFIX: prefix } : {}),
     ...options.env,
   });
   const logs: string[] = [];

@@ -1,5 +1,6 @@
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { nanoid } from 'nanoid';
+import type { RedisConnection } from '../../src/tokens/redis-client.js';
 import { migrate } from '../../src/tokens/schema.js';
 
 export const testRedisUrl = (): string => process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -7,32 +8,51 @@ export const testRedisUrl = (): string => process.env.TEST_REDIS_URL ?? 'redis:/
 /** A key prefix no other suite uses, so nothing here touches data it did not create. */
 export const uniquePrefix = (): string => `agtest:${nanoid(10)}:`;
 
-export async function migratedPrefix(redis: Redis, prefix = uniquePrefix(), ingestStream = 'ingest'): Promise<string> {
+export async function migratedPrefix(redis: RedisConnection, prefix = uniquePrefix(), ingestStream = 'ingest'): Promise<string> {
   await migrate({ redis, keyPrefix: prefix, ingestStream });
   return prefix;
 }
 
-/** Deletes the keys under a test prefix (SCAN, test-only). */
-export async function dropPrefix(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    if (keys.length) await redis.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
+const nodesOf = (redis: RedisConnection): Redis[] => (redis instanceof Cluster ? redis.nodes('master') : [redis]);
+
+/** The keys under a test prefix, on every master (SCAN: test-only, never on a request path). */
+export async function keysUnder(redis: RedisConnection, prefix: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const node of nodesOf(redis)) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      out.push(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  }
+  return out;
 }
 
-export async function keysUnder(redis: Redis, prefix: string): Promise<string[]> {
-  const out: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    out.push(...keys);
-    cursor = next;
-  } while (cursor !== '0');
-  return out;
+/** Deletes the keys under a test prefix, one key per command so it is Cluster-safe. */
+export async function dropPrefix(redis: RedisConnection, prefix: string): Promise<void> {
+  for (const key of await keysUnder(redis, prefix)) await redis.del(key);
 }
 
 export function plainClient(url = testRedisUrl()): Redis {
   return new Redis(url, { maxRetriesPerRequest: 1 });
+}
+
+export const onCluster = (): boolean => process.env.TEST_REDIS_TOPOLOGY === 'cluster';
+
+/** The env that points assetgate at the test Redis of this project (standalone or cluster). */
+export function testRedisEnv(): Record<string, string> {
+  return onCluster() ? { REDIS_CLUSTER_NODES: process.env.TEST_REDIS_CLUSTER_NODES! } : { REDIS_URL: testRedisUrl() };
+}
+
+/** An admin connection to the test Redis of this project. */
+export function testAdminClient(): RedisConnection {
+  return onCluster() ? clusterClient(process.env.TEST_REDIS_CLUSTER_NODES!) : plainClient();
+}
+
+export function clusterClient(nodes: string): Cluster {
+  return new Cluster(
+    nodes.split(',').map((n) => ({ host: n.split(':')[0]!, port: Number(n.split(':')[1]) })),
+    { redisOptions: { maxRetriesPerRequest: 1 } },
+  );
 }

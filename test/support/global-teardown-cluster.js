@@ -1,0 +1,3 @@
+export default async function globalTeardownCluster() {
+  await globalThis.__agCluster?.stop();
+}
