@@ -43,9 +43,9 @@ export function parseRevokeDeviceArgs(argv: string[]): DeviceRevocationRequest {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { 'block-asset-tokens-before': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { 'block-asset-tokens-before': { type: 'string' } },
   });
-  if (values.help || positionals.length !== 1) throw new ConfigError(REVOKE_DEVICE_USAGE.trimEnd());
+  if (positionals.length !== 1) throw new ConfigError(REVOKE_DEVICE_USAGE.trimEnd());
   const request: DeviceRevocationRequest = { did: positionals[0]! };
   const block = values['block-asset-tokens-before'];
   if (block !== undefined) {
@@ -55,8 +55,12 @@ export function parseRevokeDeviceArgs(argv: string[]): DeviceRevocationRequest {
   return request;
 }
 
-/** The process entry: exit 0 with the JSON outcome on stdout; 2 for usage/config errors; 1 otherwise. */
+/** The process entry: exit 0 with the JSON outcome on stdout (or --help); 2 for usage/config errors; 1 otherwise (Redis). */
 export async function revokeDeviceMain(argv: string[], env: NodeJS.ProcessEnv | Record<string, string | undefined>): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(REVOKE_DEVICE_USAGE);
+    return 0;
+  }
   try {
     const request = parseRevokeDeviceArgs(argv);
     const result = await revokeDevice(loadConfig(env), request);
