@@ -68,7 +68,8 @@ describe('POST /oauth2/revoke (RFC 7009)', () => {
 
   it('requires client authentication and the token parameter', async () => {
     const token = await sessionFor(a, issuer);
-    for (const headers of [{}, { authorization: basic(RS.id, 'wrong-secret-0123456789') }, { authorization: basic('nobody', RS.secret) }]) {
+    const attempts: Array<Record<string, string>> = [{}, { authorization: basic(RS.id, 'wrong-secret-0123456789') }, { authorization: basic('nobody', RS.secret) }];
+    for (const headers of attempts) {
       const res = await revoke(a, token, headers);
       expect(res.status).toBe(401);
       expect(res.json.error).toBe('invalid_client');
