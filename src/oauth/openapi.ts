@@ -19,9 +19,8 @@ const challengeHeader = (description: string): Record<string, HeaderObject> => (
 const retryAfter: Record<string, HeaderObject> = { 'Retry-After': { description: 'Seconds before a retry', schema: { type: 'string' } } };
 
 const formErrors: Responses = {
-  '400': oauthError('Malformed request (RFC 6749 §5.2)'),
+  '400': oauthError('Malformed request, or a body that is not application/x-www-form-urlencoded (RFC 6749 §5.2)'),
   '413': oauthError('Body over the size limit'),
-  '415': oauthError('Body is not application/x-www-form-urlencoded'),
   '503': oauthError('The token store or an issuer is unreachable; retry', retryAfter),
 };
 const bearerErrors: Responses = {
