@@ -61,29 +61,36 @@ export function introspectionResolver(options: IntrospectionClientOptions): Toke
   const authorization = basicAuthorization(options.clientId, options.clientSecret);
 
   async function introspect(token: string): Promise<DeviceClaims | null> {
-    let response: Response;
+    // A timer of our own, cleared at once, so no pending timeout outlives the call.
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), timeoutMs);
     try {
-      response = await fetch(options.introspectionEndpoint, {
-        method: 'POST',
-        headers: { authorization, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-        body: new URLSearchParams({ token, token_type_hint: 'access_token' }).toString(),
-        redirect: 'error',
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-    } catch (err) {
-      throw new GuardUnavailableError(`introspection request failed: ${(err as Error).message}`);
+      let response: Response;
+      try {
+        response = await fetch(options.introspectionEndpoint, {
+          method: 'POST',
+          headers: { authorization, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+          body: new URLSearchParams({ token, token_type_hint: 'access_token' }).toString(),
+          redirect: 'error',
+          signal: abort.signal,
+        });
+      } catch (err) {
+        throw new GuardUnavailableError(`introspection request failed: ${(err as Error).message}`);
+      }
+      if (response.status !== 200) {
+        await response.body?.cancel();
+        throw new GuardUnavailableError(`introspection answered HTTP ${response.status}`);
+      }
+      let body: unknown;
+      try {
+        body = await response.json();
+      } catch {
+        throw new GuardUnavailableError('introspection answered no JSON');
+      }
+      return claimsOfIntrospection(body);
+    } finally {
+      clearTimeout(timer);
     }
-    if (response.status !== 200) {
-      await response.body?.cancel();
-      throw new GuardUnavailableError(`introspection answered HTTP ${response.status}`);
-    }
-    let body: unknown;
-    try {
-      body = await response.json();
-    } catch {
-      throw new GuardUnavailableError('introspection answered no JSON');
-    }
-    return claimsOfIntrospection(body);
   }
 
   const cache = new LRUCache<string, CachedAnswer, string>({
