@@ -8,7 +8,7 @@ export interface IntrospectionClientOptions {
   introspectionEndpoint: string;
   clientId: string;
   clientSecret: string;
-  /** How long an answer is reused: the longest a revoked token is still accepted. Default 5000 ms. */
+  /** How long an answer is reused: the longest a revoked token is still accepted. Default 5000 ms; 0: no cache. */
   cacheTtlMs?: number;
   /** Bound on cached answers (least recently used go first). Default 10 000. */
   cacheMaxEntries?: number;
@@ -95,7 +95,7 @@ export function introspectionResolver(options: IntrospectionClientOptions): Toke
 
   const cache = new LRUCache<string, CachedAnswer, string>({
     max: options.cacheMaxEntries ?? 10_000,
-    ttl,
+    ttl: Math.max(1, ttl),
     fetchMethod: async (_key, _stale, { options: entry, context: token }) => {
       const claims = await introspect(token);
       if (claims) entry.ttl = Math.max(1, Math.min(ttl, claims.exp * 1000 - clock.now()));
@@ -105,8 +105,8 @@ export function introspectionResolver(options: IntrospectionClientOptions): Toke
 
   return {
     async resolve(token: string): Promise<DeviceClaims | null> {
-      const answer = await cache.fetch(digest(token), { context: token });
-      const claims = answer?.claims ?? null;
+      // lru-cache reads ttl 0 as "for ever": cacheTtlMs <= 0 means no cache at all.
+      const claims = ttl > 0 ? ((await cache.fetch(digest(token), { context: token }))?.claims ?? null) : await introspect(token);
       if (claims && claims.exp * 1000 <= clock.now()) return null;
       return claims;
     },

@@ -123,10 +123,13 @@ describe('staleness after a revocation', () => {
   it('introspection mode: the cached answer is reused until cacheTtlMs, then the revocation shows', async () => {
     const long = await service(introspectionOptions({ cacheTtlMs: 60_000 }));
     const short = await service(introspectionOptions({ cacheTtlMs: 1 }));
+    const uncached = await service(introspectionOptions({ cacheTtlMs: 0 }));
     const token = await sessionFor(ag, issuer);
     expect((await get(long.url, token)).status).toBe(200);
     expect((await get(short.url, token)).status).toBe(200);
+    expect((await get(uncached.url, token)).status).toBe(200);
     await revoke(ag, token);
+    expect((await get(uncached.url, token)).status).toBe(401); // cacheTtlMs 0: no cache, no staleness
     // Documented staleness: up to cacheTtlMs on the caching process.
     expect((await get(long.url, token)).status).toBe(200);
     await new Promise((r) => setTimeout(r, 20)); // let the 1 ms entry lapse
