@@ -6,14 +6,20 @@ import type { TrustedIssuers } from './assertion/issuers.js';
 import type { VerifyContext } from './assertion/verify.js';
 import type { Clock } from './clock.js';
 import type { Config } from './config.js';
+import { deviceRevocationEndpoint } from './admin/routes.js';
 import { healthz, readyz } from './ops/health.js';
 import { requestContext, securityHeaders } from './ops/request-context.js';
+import { ClientRegistry } from './oauth/client-auth.js';
 import { PATHS } from './oauth/constants.js';
 import { jwtBearerGrant } from './oauth/grants/jwt-bearer.js';
 import { grantRegistry } from './oauth/grants/registry.js';
 import type { SessionIssuerDeps } from './oauth/grants/session-issuer.js';
 import { tokenExchangeGrant } from './oauth/grants/token-exchange.js';
+import { introspectionEndpoint, type ResourceServerEndpointDeps } from './oauth/introspect.js';
+import { serveMetadata } from './oauth/metadata.js';
+import { serveOpenApi } from './oauth/openapi.js';
 import { renderErrors } from './oauth/render-error.js';
+import { revocationEndpoint } from './oauth/revoke.js';
 import { tokenEndpoint } from './oauth/token-endpoint.js';
 import { authenticate, requireBearer, type GuardDeps } from './resource/guard.js';
 import { parseJsonBody } from './resource/json-body.js';
@@ -51,9 +57,26 @@ export function createApp(deps: AppDeps): Koa {
   };
   const guard: GuardDeps = { realm: config.realm, store, verify, clock };
   const grants = grantRegistry([jwtBearerGrant(sessions), tokenExchangeGrant(sessions)]);
+  const resourceServers: ResourceServerEndpointDeps = {
+    store,
+    clients: new ClientRegistry(config.introspectionClients),
+    issuer: config.publicUrl,
+    realm: config.realm,
+    formMaxBytes: config.formMaxBytes,
+  };
 
   const router = new Router();
   router.post(PATHS.token, ...tokenEndpoint(grants, config.formMaxBytes));
+  router.post(PATHS.introspect, ...introspectionEndpoint(resourceServers));
+  router.post(PATHS.revoke, ...revocationEndpoint(resourceServers));
+  router.get(PATHS.metadata, serveMetadata(config));
+  router.get(PATHS.openapi, serveOpenApi(config));
+  if (config.adminApiKey !== undefined) {
+    router.post(
+      PATHS.adminDeviceRevoke,
+      ...deviceRevocationEndpoint({ apiKey: config.adminApiKey, realm: `${config.realm}-admin`, store, clock, maxBodyBytes: config.formMaxBytes }),
+    );
+  }
   router.get(PATHS.resource, requireBearer(config.realm), authenticate(guard, { acceptAssetTokens: true }), showResource);
   router.post(
     PATHS.ingest,

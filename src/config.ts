@@ -83,6 +83,8 @@ const EnvSchema = z.object({
   REALM: z.string().regex(/^[\x20\x21\x23-\x5B\x5D-\x7E]+$/, { error: 'must be printable ASCII without quotes or backslashes' }).default('assetgate'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SHUTDOWN_GRACE_MS: intSetting(0, 600000).default(10000),
+  INTROSPECTION_CLIENTS: z.string().optional(),
+  ADMIN_API_KEY: z.string().optional(),
 });
 
 export type Mode = 'production' | 'development' | 'test';
@@ -116,6 +118,15 @@ export interface Config {
   realm: string;
   logLevel: string;
   shutdownGraceMs: number;
+  /** Resource servers allowed to call /oauth2/introspect and /oauth2/revoke (RFC 7662 §2.1, RFC 7009 §2.1). */
+  introspectionClients: ClientCredential[];
+  /** Bearer key of the administrative API; undefined: the admin endpoints are not mounted. */
+  adminApiKey: string | undefined;
+}
+
+export interface ClientCredential {
+  id: string;
+  secret: string;
 }
 
 export interface HostPort {
@@ -218,6 +229,10 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
   }
 
   const audiences = list(e.TOKEN_AUDIENCES);
+  const introspectionClients = parseClientCredentials(e.INTROSPECTION_CLIENTS);
+  if (e.ADMIN_API_KEY !== undefined && !ADMIN_KEY.test(e.ADMIN_API_KEY)) {
+    throw new ConfigError(`ADMIN_API_KEY: must be at least ${MIN_SECRET_LENGTH} characters of token68 (letters, digits, -._~+/)`);
+  }
   return {
     mode,
     port: e.PORT,
@@ -247,5 +262,39 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
     realm: e.REALM,
     logLevel: e.LOG_LEVEL,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    introspectionClients,
+    adminApiKey: e.ADMIN_API_KEY,
   };
+}
+
+const MIN_SECRET_LENGTH = 16;
+// RFC 6749 Appendix A.1 / A.2: client_id and client_secret are VSCHAR; ':' and ',' separate entries here.
+const CLIENT_ID = /^[\x21-\x2B\x2D-\x39\x3B-\x7E]{1,128}$/;
+const CLIENT_SECRET = new RegExp(`^[\\x21-\\x2B\\x2D-\\x7E]{${MIN_SECRET_LENGTH},256}$`);
+// RFC 6750 §2.1 b64token, so the key can travel in `Authorization: Bearer`.
+const ADMIN_KEY = new RegExp(`^[A-Za-z0-9\\-._~+/]{${MIN_SECRET_LENGTH},512}=*$`);
+
+/**
+ * INTROSPECTION_CLIENTS: `id:secret,id2:secret2`. Error messages name the entry by position and id,
+ * never the secret.
+ */
+export function parseClientCredentials(value: string | undefined): ClientCredential[] {
+  const clients: ClientCredential[] = [];
+  list(value).forEach((entry, index) => {
+    const colon = entry.indexOf(':');
+    const id = colon < 0 ? entry : entry.slice(0, colon);
+    const secret = colon < 0 ? '' : entry.slice(colon + 1);
+    const where = `entry ${index + 1}`;
+    if (!CLIENT_ID.test(id)) {
+      throw new ConfigError(`INTROSPECTION_CLIENTS: ${where}: client id must be 1-128 printable characters without ":" or ","`);
+    }
+    if (!CLIENT_SECRET.test(secret)) {
+      throw new ConfigError(
+        `INTROSPECTION_CLIENTS: ${where} ("${id}"): secret must follow "id:" and be ${MIN_SECRET_LENGTH}-256 printable characters without ","`,
+      );
+    }
+    if (clients.some((c) => c.id === id)) throw new ConfigError(`INTROSPECTION_CLIENTS: client id "${id}" appears twice`);
+    clients.push({ id, secret });
+  });
+  return clients;
 }

@@ -11,4 +11,12 @@ export const PATHS = {
   healthz: '/healthz',
   readyz: '/readyz',
   devIssuer: '/dev-issuer',
+  introspect: '/oauth2/introspect', // RFC 7662
+  revoke: '/oauth2/revoke', // RFC 7009
+  metadata: '/.well-known/oauth-authorization-server', // RFC 8414 §3
+  openapi: '/openapi.json',
+  adminDeviceRevoke: '/admin/devices/:did/revoke',
 } as const;
+/** RFC 8414 §2 names of the client authentication methods offered to resource servers. */
+export const CLIENT_AUTH_BASIC = 'client_secret_basic'; // RFC 6749 §2.3.1, HTTP Basic
+export const CLIENT_AUTH_POST = 'client_secret_post'; // RFC 6749 §2.3.1, form body

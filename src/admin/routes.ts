@@ -1,0 +1,84 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Context, Middleware, Next } from 'koa';
+import { z } from 'zod';
+import type { Clock } from '../clock.js';
+import { InvalidRequest, InvalidToken, MissingCredentials, UnsupportedMediaType, type OAuthError } from '../oauth/errors.js';
+import { readBody } from '../oauth/form.js';
+import { bearerChallenge } from '../resource/challenge.js';
+import type { TokenStore } from '../tokens/store.js';
+import { revokeDeviceSessions, type DeviceRevocationRequest } from './device-revocation.js';
+
+export interface AdminDeps {
+  apiKey: string;
+  realm: string;
+  store: TokenStore;
+  clock: Clock;
+  maxBodyBytes: number;
+}
+
+const keyDigest = (key: string): Buffer => createHash('sha256').update(key, 'utf8').digest();
+
+function challenged<E extends OAuthError>(err: E, realm: string): E {
+  err.headers['WWW-Authenticate'] = bearerChallenge(realm, err.code ? { code: err.code, description: err.description } : undefined);
+  return err;
+}
+
+/**
+ * The admin API has its own credential (ADMIN_API_KEY), sent as `Authorization: Bearer <key>` and
+ * compared in constant time over fixed-length digests. RFC 6750 §3 challenges on failure.
+ */
+export function requireAdminKey(apiKey: string, realm: string) {
+  const expected = keyDigest(apiKey);
+  return async function requireAdminKeyMiddleware(ctx: Context, next: Next): Promise<void> {
+    const header = ctx.get('authorization');
+    if (header === '') throw challenged(new MissingCredentials('admin credentials required'), realm);
+    const match = /^Bearer +(\S+)$/i.exec(header);
+    if (!match || !timingSafeEqual(keyDigest(match[1]!), expected)) {
+      throw challenged(new InvalidToken('admin credentials are invalid', { debug: 'wrong or malformed admin key' }), realm);
+    }
+    await next();
+  };
+}
+
+const RevokeBody = z
+  .object({
+    block_asset_tokens_issued_before: z.union([z.literal('now'), z.number().int().nonnegative()]).optional(),
+  })
+  .strict();
+
+/** Optional JSON body `{"block_asset_tokens_issued_before": "now" | <seconds>}`; an empty body is `{}`. */
+export function parseRevokeBody(maxBytes: number) {
+  return async function parseRevokeBodyMiddleware(ctx: Context, next: Next): Promise<void> {
+    const text = await readBody(ctx, maxBytes);
+    let json: unknown = {};
+    if (text.trim() !== '') {
+      if (!ctx.request.is('application/json', '+json')) throw new UnsupportedMediaType('request body must be application/json');
+      try {
+        json = JSON.parse(text);
+      } catch {
+        throw new InvalidRequest('request body is not valid JSON');
+      }
+    }
+    const parsed = RevokeBody.safeParse(json);
+    if (!parsed.success) {
+      throw new InvalidRequest('body may hold only "block_asset_tokens_issued_before": "now" or whole seconds since epoch');
+    }
+    ctx.state.revokeBody = parsed.data;
+    await next();
+  };
+}
+
+export function revokeDevice(deps: Pick<AdminDeps, 'store' | 'clock'>) {
+  return async function revokeDeviceMiddleware(ctx: Context): Promise<void> {
+    const body = ctx.state.revokeBody as z.infer<typeof RevokeBody>;
+    const request: DeviceRevocationRequest = { did: String(ctx.params.did ?? '') };
+    if (body.block_asset_tokens_issued_before !== undefined) request.blockAssetTokensIssuedBefore = body.block_asset_tokens_issued_before;
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = await revokeDeviceSessions(deps.store, deps.clock, request);
+  };
+}
+
+/** POST /admin/devices/{did}/revoke as a pipeline of named middlewares. */
+export function deviceRevocationEndpoint(deps: AdminDeps): Middleware[] {
+  return [requireAdminKey(deps.apiKey, deps.realm), parseRevokeBody(deps.maxBodyBytes), revokeDevice(deps)];
+}

@@ -1,0 +1,51 @@
+import type { Context } from 'koa';
+import type { Config } from '../config.js';
+import { CLIENT_AUTH_BASIC, CLIENT_AUTH_POST, GRANT_JWT_BEARER, GRANT_TOKEN_EXCHANGE, PATHS } from './constants.js';
+
+/** RFC 8414 §2 members this server publishes. */
+export interface AuthorizationServerMetadata {
+  issuer: string;
+  token_endpoint: string;
+  /** §2 REQUIRED; this server has no authorization endpoint, so it supports none. */
+  response_types_supported: string[];
+  grant_types_supported: string[];
+  /** Devices authenticate with their asset token, not as OAuth clients (RFC 7523 §3.1). */
+  token_endpoint_auth_methods_supported: string[];
+  introspection_endpoint?: string;
+  introspection_endpoint_auth_methods_supported?: string[];
+  revocation_endpoint?: string;
+  revocation_endpoint_auth_methods_supported?: string[];
+  scopes_supported?: string[];
+}
+
+/**
+ * Pure: the metadata document. The introspection and revocation endpoints are listed only when
+ * clients are configured that could call them.
+ */
+export function authorizationServerMetadata(config: Config): AuthorizationServerMetadata {
+  const base = config.publicUrl;
+  const metadata: AuthorizationServerMetadata = {
+    issuer: base,
+    token_endpoint: config.tokenEndpoint,
+    response_types_supported: [],
+    grant_types_supported: [GRANT_JWT_BEARER, GRANT_TOKEN_EXCHANGE],
+    token_endpoint_auth_methods_supported: ['none'],
+  };
+  if (config.introspectionClients.length > 0) {
+    metadata.introspection_endpoint = `${base}${PATHS.introspect}`;
+    metadata.introspection_endpoint_auth_methods_supported = [CLIENT_AUTH_BASIC, CLIENT_AUTH_POST];
+    metadata.revocation_endpoint = `${base}${PATHS.revoke}`;
+    metadata.revocation_endpoint_auth_methods_supported = [CLIENT_AUTH_BASIC, CLIENT_AUTH_POST];
+  }
+  if (config.supportedScopes) metadata.scopes_supported = [...config.supportedScopes];
+  return metadata;
+}
+
+/** GET /.well-known/oauth-authorization-server (RFC 8414 §3): built once, cacheable. */
+export function serveMetadata(config: Config) {
+  const body = authorizationServerMetadata(config);
+  return function serveMetadataMiddleware(ctx: Context): void {
+    ctx.set('Cache-Control', 'public, max-age=300');
+    ctx.body = body;
+  };
+}

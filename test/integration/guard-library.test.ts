@@ -1,0 +1,177 @@
+import { createServer, type Server } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { Redis } from 'ioredis';
+import Koa from 'koa';
+import { assetgateGuard, type AssetgateGuardOptions, type DeviceClaims } from '../../src/guard/index.js';
+import { createRedisClient, waitForReady } from '../../src/tokens/redis-client.js';
+import { call, startAssetgate, type Harness } from '../support/harness.js';
+import { assetToken, MockIssuer } from '../support/mock-issuer.js';
+import { testRedisUrl } from '../support/redis.js';
+import { INTROSPECTION_CLIENTS, ODD, revoke, RS, sessionFor } from '../support/resource-servers.js';
+
+/** A small service of someone else's, protected by the guard: echoes ctx.state.device. */
+async function startService(options: AssetgateGuardOptions): Promise<{ url: string; close(): Promise<void> }> {
+  const app = new Koa();
+  app.use(assetgateGuard(options));
+  app.use((ctx) => {
+    ctx.body = { device: ctx.state.device as DeviceClaims, bearerLeft: 'bearer' in ctx.state };
+  });
+  const server: Server = createServer(app.callback());
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+    async close() {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+let issuer: MockIssuer;
+let ag: Harness;
+let redis: Redis;
+const services: Array<{ close(): Promise<void> }> = [];
+const unavailable: Error[] = [];
+
+const service = async (options: AssetgateGuardOptions) => {
+  const s = await startService(options);
+  services.push(s);
+  return s;
+};
+const get = (url: string, token?: string) => call(url, token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } });
+
+beforeAll(async () => {
+  issuer = await MockIssuer.start();
+  ag = await startAssetgate({ env: { TRUSTED_ISSUERS: issuer.url, INTROSPECTION_CLIENTS } });
+  redis = createRedisClient(testRedisUrl());
+  await waitForReady(redis, 5000);
+});
+afterAll(async () => {
+  for (const s of services) await s.close();
+  redis.disconnect();
+  await ag.close();
+  await issuer.close();
+});
+
+const introspectionOptions = (extra: Partial<AssetgateGuardOptions> = {}): AssetgateGuardOptions => ({
+  mode: 'introspection',
+  introspectionEndpoint: `${ag.url}/oauth2/introspect`,
+  clientId: ODD.id, // needs form-urlencoding in Basic: proves the guard encodes it
+  clientSecret: ODD.secret,
+  realm: 'svc',
+  onUnavailable: (err) => unavailable.push(err),
+  ...extra,
+} as AssetgateGuardOptions);
+
+describe.each([
+  ['redis', () => ({ mode: 'redis', redis, keyPrefix: ag.prefix, realm: 'svc' }) as AssetgateGuardOptions],
+  ['introspection', () => introspectionOptions({ cacheTtlMs: 60_000 })],
+])('assetgateGuard, %s mode', (_mode, options) => {
+  let svc: { url: string };
+  beforeAll(async () => {
+    svc = await service(options());
+  });
+
+  it('puts the device claims on ctx.state.device for a live token', async () => {
+    const did = `dev-${crypto.randomUUID()}`;
+    const token = await sessionFor(ag, issuer, { claims: { did, aid: '02iGUARD' } }, { scope: 'ingest read' });
+    const res = await get(svc.url, token);
+    expect(res.status).toBe(200);
+    expect(res.json).toEqual({
+      device: { sub: did, did, aid: '02iGUARD', scope: 'ingest read', exp: expect.any(Number), iat: expect.any(Number), assetTokenIssuer: issuer.url },
+      bearerLeft: false,
+    });
+  });
+
+  it('answers RFC 6750 401s itself: bare challenge without credentials, invalid_token otherwise', async () => {
+    const none = await get(svc.url);
+    expect(none.status).toBe(401);
+    expect(none.headers.get('www-authenticate')).toBe('Bearer realm="svc"');
+    expect(none.text).toBe('');
+    const jwt = await assetToken(issuer, ag.tokenEndpoint);
+    for (const token of ['AAAAAAAAAAAA.' + 'B'.repeat(43), jwt, 'short']) {
+      const res = await get(svc.url, token);
+      expect(res.status).toBe(401);
+      expect(res.json.error).toBe('invalid_token');
+      expect(res.headers.get('www-authenticate')).toMatch(/^Bearer realm="svc", error="invalid_token"/);
+    }
+    const malformed = await call(svc.url, { headers: { authorization: 'Bearer a b' } });
+    expect(malformed.status).toBe(400);
+  });
+
+  it('enforces required scopes with 403 insufficient_scope', async () => {
+    const scoped = await service({ ...options(), requiredScopes: ['ingest'] });
+    const without = await sessionFor(ag, issuer, {}, { scope: 'read' });
+    const denied = await get(scoped.url, without);
+    expect(denied.status).toBe(403);
+    expect(denied.json.error).toBe('insufficient_scope');
+    expect(denied.headers.get('www-authenticate')).toContain('error="insufficient_scope"');
+    const withIt = await sessionFor(ag, issuer, {}, { scope: 'read ingest' });
+    expect((await get(scoped.url, withIt)).status).toBe(200);
+  });
+});
+
+describe('staleness after a revocation', () => {
+  it('redis mode: refused on the very next request', async () => {
+    const svc = await service({ mode: 'redis', redis, keyPrefix: ag.prefix });
+    const token = await sessionFor(ag, issuer);
+    expect((await get(svc.url, token)).status).toBe(200);
+    await revoke(ag, token);
+    expect((await get(svc.url, token)).status).toBe(401);
+  });
+
+  it('introspection mode: the cached answer is reused until cacheTtlMs, then the revocation shows', async () => {
+    const long = await service(introspectionOptions({ cacheTtlMs: 60_000 }));
+    const short = await service(introspectionOptions({ cacheTtlMs: 1 }));
+    const uncached = await service(introspectionOptions({ cacheTtlMs: 0 }));
+    const token = await sessionFor(ag, issuer);
+    expect((await get(long.url, token)).status).toBe(200);
+    expect((await get(short.url, token)).status).toBe(200);
+    expect((await get(uncached.url, token)).status).toBe(200);
+    await revoke(ag, token);
+    expect((await get(uncached.url, token)).status).toBe(401); // cacheTtlMs 0: no cache, no staleness
+    // Documented staleness: up to cacheTtlMs on the caching process.
+    expect((await get(long.url, token)).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 20)); // let the 1 ms entry lapse
+    expect((await get(short.url, token)).status).toBe(401);
+  });
+
+  it('introspection mode: one call to assetgate serves many concurrent requests with one token', async () => {
+    const svc = await service(introspectionOptions({ cacheTtlMs: 60_000 }));
+    const token = await sessionFor(ag, issuer);
+    const before = ag.logs.filter((l) => l.includes('/oauth2/introspect')).length;
+    const results = await Promise.all(Array.from({ length: 20 }, () => get(svc.url, token)));
+    expect(results.every((r) => r.status === 200)).toBe(true);
+    const after = ag.logs.filter((l) => l.includes('/oauth2/introspect')).length;
+    expect(after - before).toBe(1);
+  });
+});
+
+describe('when the token state cannot be learnt: 503, retryable', () => {
+  it('introspection endpoint unreachable, or the guard holding wrong client credentials', async () => {
+    unavailable.length = 0;
+    const down = await service(introspectionOptions({ introspectionEndpoint: 'http://127.0.0.1:1/oauth2/introspect', timeoutMs: 1000 }));
+    const wrongSecret = await service(introspectionOptions({ clientId: RS.id, clientSecret: 'not-the-secret-0123456789' }));
+    const token = await sessionFor(ag, issuer);
+    for (const svc of [down, wrongSecret]) {
+      const res = await get(svc.url, token);
+      expect(res.status).toBe(503);
+      expect(res.json.error).toBe('temporarily_unavailable');
+      expect(res.headers.get('retry-after')).toBe('1');
+    }
+    expect(unavailable.map((e) => e.message)).toEqual([expect.stringMatching(/request failed/), 'introspection answered HTTP 401']);
+  });
+
+  it('redis mode with Redis unreachable', async () => {
+    const dead = createRedisClient('redis://127.0.0.1:1', { lazyConnect: true });
+    dead.on('error', () => undefined);
+    try {
+      const svc = await service({ mode: 'redis', redis: dead, keyPrefix: ag.prefix });
+      const res = await get(svc.url, await sessionFor(ag, issuer));
+      expect(res.status).toBe(503);
+      expect(res.json.error).toBe('temporarily_unavailable');
+    } finally {
+      dead.disconnect();
+    }
+  });
+});
