@@ -5,7 +5,7 @@ import { revokeDeviceSessions, type DeviceRevocation, type DeviceRevocationReque
 import { systemClock, type Clock } from '../clock.js';
 import { ConfigError, loadConfig, type Config } from '../config.js';
 import { OAuthError } from '../oauth/errors.js';
-import { createRedisClient, waitForReady } from '../tokens/redis-client.js';
+import { connectRedis, waitForReady } from '../tokens/redis-client.js';
 import { RedisTokenStore } from '../tokens/redis-store.js';
 import { assertSchemaCurrent } from '../tokens/schema.js';
 
@@ -14,10 +14,10 @@ import { assertSchemaCurrent } from '../tokens/schema.js';
  * `revokeDevice` is the reusable part (the `assetgate revoke-device` command calls it).
  */
 export async function revokeDevice(config: Config, request: DeviceRevocationRequest, clock: Clock = systemClock): Promise<DeviceRevocation> {
-  if (!config.redisUrl) {
-    throw new ConfigError('REDIS_URL: not set; an in-memory server can only be reached through POST /admin/devices/{did}/revoke');
+  if (!config.redis) {
+    throw new ConfigError('REDIS_URL: not set (nor REDIS_CLUSTER_NODES / REDIS_SENTINELS); an in-memory server can only be reached through POST /admin/devices/{did}/revoke');
   }
-  const redis = createRedisClient(config.redisUrl, { enableOfflineQueue: true });
+  const redis = connectRedis(config.redis, { enableOfflineQueue: true });
   try {
     await waitForReady(redis, 10_000);
     await assertSchemaCurrent(redis, config.redisKeyPrefix);

@@ -1,12 +1,12 @@
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { Redis } from 'ioredis';
 import Koa from 'koa';
 import { assetgateGuard, type AssetgateGuardOptions, type DeviceClaims } from '../../src/guard/index.js';
-import { createRedisClient, waitForReady } from '../../src/tokens/redis-client.js';
+import { connectRedis, createRedisClient, waitForReady, type RedisConnection } from '../../src/tokens/redis-client.js';
+import { loadConfig } from '../../src/config.js';
 import { call, startAssetgate, type Harness } from '../support/harness.js';
 import { assetToken, MockIssuer } from '../support/mock-issuer.js';
-import { testRedisUrl } from '../support/redis.js';
+import { testRedisEnv } from '../support/redis.js';
 import { INTROSPECTION_CLIENTS, ODD, revoke, RS, sessionFor } from '../support/resource-servers.js';
 
 /** A small service of someone else's, protected by the guard: echoes ctx.state.device. */
@@ -29,7 +29,7 @@ async function startService(options: AssetgateGuardOptions): Promise<{ url: stri
 
 let issuer: MockIssuer;
 let ag: Harness;
-let redis: Redis;
+let redis: RedisConnection;
 const services: Array<{ close(): Promise<void> }> = [];
 const unavailable: Error[] = [];
 
@@ -43,7 +43,7 @@ const get = (url: string, token?: string) => call(url, token === undefined ? {} 
 beforeAll(async () => {
   issuer = await MockIssuer.start();
   ag = await startAssetgate({ env: { TRUSTED_ISSUERS: issuer.url, INTROSPECTION_CLIENTS } });
-  redis = createRedisClient(testRedisUrl());
+  redis = connectRedis(loadConfig(testRedisEnv()).redis!);
   await waitForReady(redis, 5000);
 });
 afterAll(async () => {

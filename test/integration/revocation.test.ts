@@ -4,7 +4,7 @@ import { parseRevokeDeviceArgs, revokeDevice, revokeDeviceMain } from '../../src
 import { loadConfig } from '../../src/config.js';
 import { call, postForm, startAssetgate, type Harness } from '../support/harness.js';
 import { assetToken, MockIssuer } from '../support/mock-issuer.js';
-import { uniquePrefix } from '../support/redis.js';
+import { testRedisEnv, uniquePrefix } from '../support/redis.js';
 import { ADMIN_API_KEY, basic, INTROSPECTION_CLIENTS, introspect, JWT_BEARER, resource, revoke, RS, sessionFor } from '../support/resource-servers.js';
 
 let issuer: MockIssuer;
@@ -196,7 +196,7 @@ describe('device-wide revocation', () => {
     const did = `dev-${crypto.randomUUID()}`;
     const token = await sessionFor(a, issuer, { claims: { did } });
     const old = await assetToken(issuer, a.tokenEndpoint, { claims: { did } });
-    const config = loadConfig({ NODE_ENV: 'test', REDIS_URL: a.config.redisUrl, REDIS_KEY_PREFIX: a.prefix, TRUSTED_ISSUERS: issuer.url });
+    const config = loadConfig({ NODE_ENV: 'test', ...testRedisEnv(), REDIS_KEY_PREFIX: a.prefix, TRUSTED_ISSUERS: issuer.url });
     const result = await revokeDevice(config, parseRevokeDeviceArgs([did, '--block-asset-tokens-before', 'now']));
     expect(result).toEqual({ did, revoked_at: expect.any(Number), asset_tokens_blocked_before: expect.any(Number) });
     expect(await active(b, token)).toBe(false);

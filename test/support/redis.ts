@@ -34,8 +34,11 @@ export async function dropPrefix(redis: RedisConnection, prefix: string): Promis
   for (const key of await keysUnder(redis, prefix)) await redis.del(key);
 }
 
+/** Admin clients of tests: connection errors (a test stopping Redis on purpose) are expected, not reported. */
 export function plainClient(url = testRedisUrl()): Redis {
-  return new Redis(url, { maxRetriesPerRequest: 1 });
+  const client = new Redis(url, { maxRetriesPerRequest: 1 });
+  client.on('error', () => undefined);
+  return client;
 }
 
 export const onCluster = (): boolean => process.env.TEST_REDIS_TOPOLOGY === 'cluster';
@@ -51,8 +54,10 @@ export function testAdminClient(): RedisConnection {
 }
 
 export function clusterClient(nodes: string): Cluster {
-  return new Cluster(
+  const client = new Cluster(
     nodes.split(',').map((n) => ({ host: n.split(':')[0]!, port: Number(n.split(':')[1]) })),
     { redisOptions: { maxRetriesPerRequest: 1 } },
   );
+  client.on('error', () => undefined);
+  return client;
 }
