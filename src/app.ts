@@ -6,6 +6,7 @@ import type { TrustedIssuers } from './assertion/issuers.js';
 import type { VerifyContext } from './assertion/verify.js';
 import type { Clock } from './clock.js';
 import type { Config } from './config.js';
+import { createDpopContext, offerDpopNonce } from './dpop/context.js';
 import { healthz, readyz } from './ops/health.js';
 import { requestContext, securityHeaders } from './ops/request-context.js';
 import { PATHS } from './oauth/constants.js';
@@ -15,7 +16,7 @@ import type { SessionIssuerDeps } from './oauth/grants/session-issuer.js';
 import { tokenExchangeGrant } from './oauth/grants/token-exchange.js';
 import { renderErrors } from './oauth/render-error.js';
 import { tokenEndpoint } from './oauth/token-endpoint.js';
-import { authenticate, requireBearer, type GuardDeps } from './resource/guard.js';
+import { authenticate, requireAuthorization, type GuardDeps } from './resource/guard.js';
 import { parseJsonBody } from './resource/json-body.js';
 import { ingestEvent, showResource } from './resource/routes.js';
 import type { IngestStream, TokenStore } from './tokens/store.js';
@@ -42,22 +43,25 @@ export function createApp(deps: AppDeps): Koa {
     maxTokenBytes: config.assertionMaxBytes,
     clock,
   };
+  const dpop = createDpopContext(config, store, deps.issuers, clock);
   const sessions: SessionIssuerDeps = {
     verify,
     store,
     clock,
     accessTokenTtlSeconds: config.accessTokenTtlSeconds,
     supportedScopes: config.supportedScopes,
+    dpop,
   };
-  const guard: GuardDeps = { realm: config.realm, store, verify, clock };
+  const guard: GuardDeps = { realm: config.realm, store, verify, clock, dpop };
   const grants = grantRegistry([jwtBearerGrant(sessions), tokenExchangeGrant(sessions)]);
 
   const router = new Router();
-  router.post(PATHS.token, ...tokenEndpoint(grants, config.formMaxBytes));
-  router.get(PATHS.resource, requireBearer(config.realm), authenticate(guard, { acceptAssetTokens: true }), showResource);
+  router.post(PATHS.token, ...tokenEndpoint(grants, config.formMaxBytes, dpop));
+  router.get(PATHS.resource, offerDpopNonce(dpop), requireAuthorization(guard), authenticate(guard, { acceptAssetTokens: true }), showResource);
   router.post(
     PATHS.ingest,
-    requireBearer(config.realm),
+    offerDpopNonce(dpop),
+    requireAuthorization(guard),
     parseJsonBody(config.ingest.maxBytes),
     authenticate(guard, { acceptAssetTokens: true }),
     ingestEvent({ ingest, store, clock }),
