@@ -172,9 +172,8 @@ describe('token endpoint with a DPoP proof (RFC 9449 §5), policy optional', () 
     const none = rawJws({ alg: 'none', typ: 'dpop+jwt', jwk: device.jwk }, claims);
     expectProofError(await exchange(ag, await boundAsset(ag, device), none));
     const secret = await generateSecret('HS256', { extractable: true });
-    const hs = await new SignJWT({ ...claims, jti: 'hs-1' })
-      .setProtectedHeader({ alg: 'HS256', typ: 'dpop+jwt', jwk: { kty: 'oct', k: (await exportJWK(secret)).k! } })
-      .sign(secret);
+    const octJwk = { kty: 'oct', k: (await exportJWK(secret)).k! }; // a symmetric key: jose's types forbid it inline
+    const hs = await new SignJWT({ ...claims, jti: 'hs-1' }).setProtectedHeader({ alg: 'HS256', typ: 'dpop+jwt', jwk: octJwk }).sign(secret);
     const res = await exchange(ag, await boundAsset(ag, device), hs);
     expectProofError(res);
     const hsPublicJwk = await new SignJWT({ ...claims, jti: 'hs-2' }).setProtectedHeader({ alg: 'HS256', typ: 'dpop+jwt', jwk: device.jwk }).sign(secret);
