@@ -164,7 +164,7 @@ describe('token endpoint with a DPoP proof (RFC 9449 §5), policy optional', () 
     expect(privateJwk.d).toBeDefined();
     const res = await exchange(ag, await boundAsset(ag, device), await tokenProof(ag, device, { header: { jwk: privateJwk } }));
     expectProofError(res);
-    expect(res.json.error_description).toMatch(/public key/);
+    expect(res.json.error_description).toMatch(/private key material/);
   });
 
   it('refuses alg none and HS256', async () => {
