@@ -7,6 +7,7 @@ import type { VerifyContext } from './assertion/verify.js';
 import type { Clock } from './clock.js';
 import type { Config } from './config.js';
 import { deviceRevocationEndpoint } from './admin/routes.js';
+import { createDpopContext, offerDpopNonce } from './dpop/context.js';
 import { healthz, readyz } from './ops/health.js';
 import { requestContext, securityHeaders } from './ops/request-context.js';
 import { ClientRegistry } from './oauth/client-auth.js';
@@ -21,7 +22,7 @@ import { serveOpenApi } from './oauth/openapi.js';
 import { renderErrors } from './oauth/render-error.js';
 import { revocationEndpoint } from './oauth/revoke.js';
 import { tokenEndpoint } from './oauth/token-endpoint.js';
-import { authenticate, requireBearer, type GuardDeps } from './resource/guard.js';
+import { authenticate, requireAuthorization, type GuardDeps } from './resource/guard.js';
 import { parseJsonBody } from './resource/json-body.js';
 import { ingestEvent, showResource } from './resource/routes.js';
 import type { IngestStream, TokenStore } from './tokens/store.js';
@@ -48,14 +49,16 @@ export function createApp(deps: AppDeps): Koa {
     maxTokenBytes: config.assertionMaxBytes,
     clock,
   };
+  const dpop = createDpopContext(config, store, deps.issuers, clock);
   const sessions: SessionIssuerDeps = {
     verify,
     store,
     clock,
     accessTokenTtlSeconds: config.accessTokenTtlSeconds,
     supportedScopes: config.supportedScopes,
+    dpop,
   };
-  const guard: GuardDeps = { realm: config.realm, store, verify, clock };
+  const guard: GuardDeps = { realm: config.realm, store, verify, clock, dpop };
   const grants = grantRegistry([jwtBearerGrant(sessions), tokenExchangeGrant(sessions)]);
   const resourceServers: ResourceServerEndpointDeps = {
     store,
@@ -66,7 +69,7 @@ export function createApp(deps: AppDeps): Koa {
   };
 
   const router = new Router();
-  router.post(PATHS.token, ...tokenEndpoint(grants, config.formMaxBytes));
+  router.post(PATHS.token, ...tokenEndpoint(grants, config.formMaxBytes, dpop));
   router.post(PATHS.introspect, ...introspectionEndpoint(resourceServers));
   router.post(PATHS.revoke, ...revocationEndpoint(resourceServers));
   router.get(PATHS.metadata, serveMetadata(config));
@@ -77,10 +80,11 @@ export function createApp(deps: AppDeps): Koa {
       ...deviceRevocationEndpoint({ apiKey: config.adminApiKey, realm: `${config.realm}-admin`, store, clock, maxBodyBytes: config.formMaxBytes }),
     );
   }
-  router.get(PATHS.resource, requireBearer(config.realm), authenticate(guard, { acceptAssetTokens: true }), showResource);
+  router.get(PATHS.resource, offerDpopNonce(dpop), requireAuthorization(guard), authenticate(guard, { acceptAssetTokens: true }), showResource);
   router.post(
     PATHS.ingest,
-    requireBearer(config.realm),
+    offerDpopNonce(dpop),
+    requireAuthorization(guard),
     parseJsonBody(config.ingest.maxBytes),
     authenticate(guard, { acceptAssetTokens: true }),
     ingestEvent({ ingest, store, clock }),

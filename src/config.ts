@@ -1,5 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
+import { DEFAULT_DPOP_ALGORITHMS, DPOP_ALLOWED_ALGORITHMS } from './dpop/constants.js';
+import { PROOF_OF_POSSESSION_POLICIES, type ProofOfPossession } from './dpop/policy.js';
 
 /**
  * All settings and their defaults live here (one documented place). Environment variables are the
@@ -85,6 +87,11 @@ const EnvSchema = z.object({
   SHUTDOWN_GRACE_MS: intSetting(0, 600000).default(10000),
   INTROSPECTION_CLIENTS: z.string().optional(),
   ADMIN_API_KEY: z.string().optional(),
+  PROOF_OF_POSSESSION: z.enum(PROOF_OF_POSSESSION_POLICIES, { error: 'must be off, optional or required' }).default('optional'),
+  DPOP_ALGORITHMS: z.string().default(DEFAULT_DPOP_ALGORITHMS.join(',')),
+  DPOP_IAT_WINDOW_SECONDS: intSetting(1, 3600).default(60),
+  DPOP_NONCE_SECRET: z.string().min(32, { error: 'must be at least 32 characters (a random secret shared by every instance)' }).optional(),
+  DPOP_NONCE_LIFETIME_SECONDS: intSetting(10, 86400).default(300),
 });
 
 export type Mode = 'production' | 'development' | 'test';
@@ -122,6 +129,16 @@ export interface Config {
   introspectionClients: ClientCredential[];
   /** Bearer key of the administrative API; undefined: the admin endpoints are not mounted. */
   adminApiKey: string | undefined;
+  /** Proof of possession (RFC 9449 DPoP); see src/dpop/policy.ts for what each policy means. */
+  dpop: {
+    /** Global default; a trusted issuer's own `proofOfPossession` overrides it. */
+    proofOfPossession: ProofOfPossession;
+    algorithms: string[];
+    /** A proof's iat may lie this far in the past (plus CLOCK_SKEW_SECONDS). */
+    iatWindowSeconds: number;
+    /** Set: stateless server nonces are demanded (RFC 9449 §8). */
+    nonce: { secret: string; lifetimeSeconds: number } | undefined;
+  };
 }
 
 export interface ClientCredential {
@@ -228,6 +245,12 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
     if (!SCOPE_TOKEN.test(s)) throw new ConfigError(`SUPPORTED_SCOPES: "${s}" is not a valid scope token`);
   }
 
+  const dpopAlgorithms = list(e.DPOP_ALGORITHMS);
+  for (const alg of dpopAlgorithms) {
+    if (!DPOP_ALLOWED_ALGORITHMS.includes(alg)) throw new ConfigError(`DPOP_ALGORITHMS: "${alg}" is not an asymmetric JWS algorithm this server accepts`);
+  }
+  if (dpopAlgorithms.length === 0) throw new ConfigError('DPOP_ALGORITHMS: must name at least one algorithm');
+
   const audiences = list(e.TOKEN_AUDIENCES);
   const introspectionClients = parseClientCredentials(e.INTROSPECTION_CLIENTS);
   if (e.ADMIN_API_KEY !== undefined && !ADMIN_KEY.test(e.ADMIN_API_KEY)) {
@@ -264,6 +287,12 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     introspectionClients,
     adminApiKey: e.ADMIN_API_KEY,
+    dpop: {
+      proofOfPossession: e.PROOF_OF_POSSESSION,
+      algorithms: dpopAlgorithms,
+      iatWindowSeconds: e.DPOP_IAT_WINDOW_SECONDS,
+      nonce: e.DPOP_NONCE_SECRET === undefined ? undefined : { secret: e.DPOP_NONCE_SECRET, lifetimeSeconds: e.DPOP_NONCE_LIFETIME_SECONDS },
+    },
   };
 }
 

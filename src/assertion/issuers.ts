@@ -1,4 +1,5 @@
 import type { Clock } from '../clock.js';
+import type { ProofOfPossession } from '../dpop/policy.js';
 import { httpJwksLoader, JwksCache, type HttpJwksOptions, type JwksLoader, type JwksPolicy } from './jwks.js';
 
 /** A trusted issuer: identifier compared exactly with `iss`, and the only key set its tokens may use. */
@@ -6,6 +7,8 @@ export interface TrustedIssuer {
   issuer: string;
   keys: JwksCache;
   algorithms: string[];
+  /** Overrides the global PROOF_OF_POSSESSION for this issuer's asset tokens (RFC 9449). */
+  proofOfPossession?: ProofOfPossession;
 }
 
 /** RFC 8725 §3.10 / DOMAIN.md: key URLs come from configuration, never from the token. */

@@ -22,7 +22,9 @@ export type RejectionReason =
   | 'invalid_claim'
   | 'unsupported'
   | 'replayed'
-  | 'device_blocked';
+  | 'device_blocked'
+  /** Proof of possession is required but the asset token carries no usable cnf.jwk (RFC 7800). */
+  | 'no_confirmation_key';
 
 export class AssertionRejected extends Error {
   override name = 'AssertionRejected';

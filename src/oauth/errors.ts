@@ -74,6 +74,24 @@ export class InsufficientScope extends OAuthError {
   readonly code = 'insufficient_scope';
   readonly status = 403;
 }
+/** RFC 9449 §5 / §12.2: the DPoP proof is missing, invalid, or not from the bound key (token endpoint: 400). */
+export class InvalidDpopProof extends OAuthError {
+  readonly code = 'invalid_dpop_proof';
+  readonly status: number = 400;
+}
+/** RFC 9449 §7.1: at a protected resource the same error is a 401 with a DPoP challenge. */
+export class InvalidDpopProofAtResource extends InvalidDpopProof {
+  override readonly status: number = 401;
+}
+/** RFC 9449 §8: the proof must carry the server nonce sent in the DPoP-Nonce header (token endpoint: 400). */
+export class UseDpopNonce extends OAuthError {
+  readonly code = 'use_dpop_nonce';
+  readonly status: number = 400;
+}
+/** RFC 9449 §9: the resource-server form of use_dpop_nonce, a 401 with a DPoP challenge. */
+export class UseDpopNonceAtResource extends UseDpopNonce {
+  override readonly status: number = 401;
+}
 export class TemporarilyUnavailable extends OAuthError {
   readonly code = 'temporarily_unavailable';
   readonly status = 503;

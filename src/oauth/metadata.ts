@@ -1,5 +1,6 @@
 import type { Context } from 'koa';
 import type { Config } from '../config.js';
+import { dpopSigningAlgValuesSupported } from '../dpop/metadata.js';
 import { CLIENT_AUTH_BASIC, CLIENT_AUTH_POST, GRANT_JWT_BEARER, GRANT_TOKEN_EXCHANGE, PATHS } from './constants.js';
 
 /** RFC 8414 §2 members this server publishes. */
@@ -16,6 +17,8 @@ export interface AuthorizationServerMetadata {
   revocation_endpoint?: string;
   revocation_endpoint_auth_methods_supported?: string[];
   scopes_supported?: string[];
+  /** RFC 9449 §5.1; omitted when proof of possession is off everywhere. */
+  dpop_signing_alg_values_supported?: string[];
 }
 
 /**
@@ -38,6 +41,7 @@ export function authorizationServerMetadata(config: Config): AuthorizationServer
     metadata.revocation_endpoint_auth_methods_supported = [CLIENT_AUTH_BASIC, CLIENT_AUTH_POST];
   }
   if (config.supportedScopes) metadata.scopes_supported = [...config.supportedScopes];
+  if (config.dpop.proofOfPossession !== 'off') Object.assign(metadata, dpopSigningAlgValuesSupported(config.dpop.algorithms));
   return metadata;
 }
 

@@ -110,6 +110,7 @@ const schemas: Record<string, Schema> = {
       revocation_endpoint: { type: 'string', format: 'uri' },
       revocation_endpoint_auth_methods_supported: { type: 'array', items: { type: 'string' } },
       scopes_supported: { type: 'array', items: { type: 'string' } },
+      dpop_signing_alg_values_supported: { type: 'array', items: { type: 'string' } },
     },
   },
   Resource: {

@@ -1,10 +1,11 @@
 import type { Context, Middleware, Next } from 'koa';
+import { offerDpopNonce, presentedProof, type DpopContext } from '../dpop/context.js';
 import { InvalidRequest, UnsupportedGrantType } from './errors.js';
 import { noStore, parseForm, type FormParams } from './form.js';
 import type { GrantRegistry } from './grants/registry.js';
 
 /** Picks the grant handler by grant_type (RFC 6749 §4.5 / §5.2). */
-export function dispatchGrant(grants: GrantRegistry) {
+export function dispatchGrant(grants: GrantRegistry, publicUrl: string) {
   return async function dispatchGrantMiddleware(ctx: Context, _next: Next): Promise<void> {
     const form = ctx.state.form as FormParams;
     const grantType = form.get('grant_type');
@@ -12,11 +13,11 @@ export function dispatchGrant(grants: GrantRegistry) {
     const handler = grants.get(grantType);
     if (!handler) throw new UnsupportedGrantType('grant_type is not supported');
     ctx.state.grantType = grantType;
-    ctx.body = await handler.handle(form);
+    ctx.body = await handler.handle(form, { proof: presentedProof(ctx, publicUrl) });
   };
 }
 
 /** POST /oauth2/token as a pipeline of named middlewares. */
-export function tokenEndpoint(grants: GrantRegistry, formMaxBytes: number): Middleware[] {
-  return [noStore, parseForm(formMaxBytes), dispatchGrant(grants)];
+export function tokenEndpoint(grants: GrantRegistry, formMaxBytes: number, dpop: DpopContext): Middleware[] {
+  return [noStore, offerDpopNonce(dpop), parseForm(formMaxBytes), dispatchGrant(grants, dpop.publicUrl)];
 }

@@ -2,11 +2,16 @@ import type { Context, Next } from 'koa';
 import { AssertionRejected } from '../assertion/rejections.js';
 import { verifyAssetToken, type VerifyContext } from '../assertion/verify.js';
 import type { Clock } from '../clock.js';
-import { InvalidRequest, InvalidToken, MissingCredentials, type OAuthError } from '../oauth/errors.js';
+import { DPOP_NONCE_HEADER } from '../dpop/constants.js';
+import { policyOf, presentedProof, resourceSchemes, type DpopContext } from '../dpop/context.js';
+import { cnfThumbprint } from '../dpop/exchange.js';
+import { resourceAccess } from '../dpop/policy.js';
+import { DpopProofRejected, verifyDpopProof } from '../dpop/proof.js';
+import { InvalidDpopProofAtResource, InvalidRequest, InvalidToken, MissingCredentials, UseDpopNonceAtResource, type OAuthError } from '../oauth/errors.js';
 import { assertionUseOf } from '../oauth/grants/session-issuer.js';
 import { accessTokenHandle } from '../tokens/access-token.js';
 import type { AssertionUse, TokenStore } from '../tokens/store.js';
-import { bearerChallenge } from './challenge.js';
+import { bearerChallenge, dpopChallenge } from './challenge.js';
 
 /** Who is calling, as the resource handlers see it. */
 export interface Principal {
@@ -18,6 +23,8 @@ export interface Principal {
   scope?: string;
   /** Seconds since epoch. */
   exp: number;
+  /** Set when the call was proven with the device key (RFC 9449): the key's RFC 7638 thumbprint. */
+  jkt?: string;
 }
 
 export interface GuardDeps {
@@ -25,81 +32,149 @@ export interface GuardDeps {
   store: TokenStore;
   verify: VerifyContext;
   clock: Clock;
+  dpop: DpopContext;
+}
+
+/** RFC 6750 §2.1 `Bearer` or RFC 9449 §7.1 `DPoP`. */
+export type AuthScheme = 'Bearer' | 'DPoP';
+
+export interface Credentials {
+  scheme: AuthScheme;
+  token: string;
 }
 
 const TOKEN68 = /^[A-Za-z0-9\-._~+/]+=*$/;
 const MAX_AUTHORIZATION_LENGTH = 16 * 1024;
+const SCHEMES: Record<string, AuthScheme> = { bearer: 'Bearer', dpop: 'DPoP' };
 
-function withChallenge<E extends OAuthError>(err: E, realm: string): E {
-  err.headers['WWW-Authenticate'] = bearerChallenge(realm, err.code ? { code: err.code, description: err.description } : undefined);
+/**
+ * Sets the challenge: in the scheme the client used (or should use), with the error; or, for a
+ * request without usable credentials, one bare challenge per scheme the resource accepts.
+ */
+function challenged<E extends OAuthError>(err: E, deps: GuardDeps, scheme: AuthScheme | 'any'): E {
+  const error = err.code ? { code: err.code, description: err.description } : undefined;
+  const algs = deps.dpop.verifier.algorithms;
+  let challenge: string;
+  if (scheme === 'Bearer') challenge = bearerChallenge(deps.realm, error);
+  else if (scheme === 'DPoP') challenge = dpopChallenge(deps.realm, algs, error);
+  else {
+    const accepted = resourceSchemes(deps.dpop);
+    const list: string[] = [];
+    if (accepted.bearer) list.push(bearerChallenge(deps.realm, error));
+    if (accepted.dpop) list.push(dpopChallenge(deps.realm, algs, error));
+    challenge = list.join(', '); // RFC 9110 §11.6.1: several challenges in one header
+  }
+  err.headers['WWW-Authenticate'] = challenge;
   return err;
 }
 
-/** Parses `Authorization: Bearer <token>` (RFC 6750 §2.1) into ctx.state.bearer. */
-export function requireBearer(realm: string) {
-  return async function requireBearerMiddleware(ctx: Context, next: Next): Promise<void> {
+/** Parses `Authorization: Bearer <token>` (RFC 6750 §2.1) or `Authorization: DPoP <token>` (RFC 9449 §7.1) into ctx.state.credentials. */
+export function requireAuthorization(deps: GuardDeps) {
+  return async function requireAuthorizationMiddleware(ctx: Context, next: Next): Promise<void> {
     const header = ctx.get('authorization');
-    if (header === '') throw withChallenge(new MissingCredentials('authentication required'), realm);
+    if (header === '') throw challenged(new MissingCredentials('authentication required'), deps, 'any');
     const match = /^([A-Za-z]+) +(\S+)$/.exec(header);
+    const scheme = SCHEMES[(/^[A-Za-z]+/.exec(header)?.[0] ?? '').toLowerCase()];
     if (!match || header.length > MAX_AUTHORIZATION_LENGTH) {
-      throw withChallenge(new InvalidRequest('Authorization header is malformed'), realm);
+      throw challenged(new InvalidRequest('Authorization header is malformed'), deps, scheme ?? 'any');
     }
-    if (match[1]!.toLowerCase() !== 'bearer') {
-      throw withChallenge(new MissingCredentials('Bearer authentication required'), realm);
-    }
-    if (!TOKEN68.test(match[2]!)) throw withChallenge(new InvalidRequest('bearer token is malformed'), realm);
-    ctx.state.bearer = match[2];
+    if (!scheme) throw challenged(new MissingCredentials('Bearer or DPoP authentication required'), deps, 'any');
+    if (!TOKEN68.test(match[2]!)) throw challenged(new InvalidRequest('token is malformed'), deps, scheme);
+    const credentials: Credentials = { scheme, token: match[2]! };
+    ctx.state.credentials = credentials;
     await next();
   };
 }
 
 /**
- * Resolves the bearer token into ctx.state.principal: an access token from the store, or (bearer
- * sequence) an asset token verified like at the token endpoint and consumed (single use).
+ * Resolves the presented token into ctx.state.principal: an access token from the store, or (bearer
+ * sequence) an asset token verified like at the token endpoint and consumed (single use). Either way
+ * the proof of possession is checked before anything is consumed.
  */
 export function authenticate(deps: GuardDeps, options: { acceptAssetTokens: boolean }) {
   return async function authenticateMiddleware(ctx: Context, next: Next): Promise<void> {
-    const token = ctx.state.bearer as string;
-    const looksLikeJwt = token.split('.').length >= 3;
+    const credentials = ctx.state.credentials as Credentials;
+    const looksLikeJwt = credentials.token.split('.').length >= 3;
     if (looksLikeJwt && options.acceptAssetTokens) {
-      ctx.state.principal = await principalFromAssetToken(token, deps, ctx);
+      ctx.state.principal = await principalFromAssetToken(credentials, deps, ctx);
     } else {
-      ctx.state.principal = await principalFromAccessToken(token, deps);
+      ctx.state.principal = await principalFromAccessToken(credentials, deps, ctx);
     }
     await next();
   };
 }
 
-async function principalFromAccessToken(token: string, deps: GuardDeps): Promise<Principal> {
-  const handle = accessTokenHandle(token);
+interface Presented extends Credentials {
+  iss: string;
+  /** The key the token names: cnf.jkt of an access token (bound), cnf.jwk of an asset token (bound only under `required`). */
+  key: { jkt: string; bound: boolean } | undefined;
+}
+
+/** RFC 9449 §7: bound tokens only with the DPoP scheme and a proof from their key, carrying ath. */
+async function checkPossession(p: Presented, deps: GuardDeps, ctx: Context): Promise<string | undefined> {
+  switch (resourceAccess(p.scheme, p.key, policyOf(deps.dpop, p.iss))) {
+    case 'accept_bearer':
+      return undefined;
+    case 'bound_token_as_bearer':
+      throw challenged(new InvalidToken('the token is DPoP-bound: send it as Authorization: DPoP with a DPoP proof', { debug: 'bearer downgrade' }), deps, 'DPoP');
+    case 'proof_required':
+      throw challenged(new InvalidToken('proof of possession is required: send the token as Authorization: DPoP with a DPoP proof from the device key', { debug: 'proof required' }), deps, 'DPoP');
+    case 'not_bound':
+      throw challenged(new InvalidToken('the token is not bound to a key: the DPoP scheme cannot be used with it', { debug: 'not bound' }), deps, 'DPoP');
+    case 'verify_proof':
+      try {
+        const request = { ...presentedProof(ctx, deps.dpop.publicUrl), accessToken: p.token, expectedJkt: p.key!.jkt };
+        return (await verifyDpopProof(request, deps.dpop.verifier)).jkt;
+      } catch (err) {
+        if (!(err instanceof DpopProofRejected)) throw err;
+        const debug = `${err.reason}: ${err.debug ?? ''}`;
+        const nonces = deps.dpop.verifier.nonces;
+        if (err.reason === 'nonce_required' && nonces) {
+          throw challenged(new UseDpopNonceAtResource(err.hint, { debug, headers: { [DPOP_NONCE_HEADER]: nonces.current() } }), deps, 'DPoP');
+        }
+        throw challenged(new InvalidDpopProofAtResource(err.hint, { debug }), deps, 'DPoP');
+      }
+  }
+}
+
+async function principalFromAccessToken(credentials: Credentials, deps: GuardDeps, ctx: Context): Promise<Principal> {
+  const handle = accessTokenHandle(credentials.token);
   const record = handle ? await deps.store.findAccessToken(handle) : null;
-  if (!record) throw withChallenge(new InvalidToken('access token is invalid, expired or revoked'), deps.realm);
+  if (!record) throw challenged(new InvalidToken('access token is invalid, expired or revoked'), deps, credentials.scheme);
+  const key = record.cnf ? { jkt: record.cnf.jkt, bound: true } : undefined;
+  const jkt = await checkPossession({ ...credentials, iss: record.iss, key }, deps, ctx);
   const principal: Principal = { via: 'access_token', sub: record.sub, iss: record.iss, exp: Math.floor(record.exp / 1000) };
   if (record.did !== undefined) principal.did = record.did;
   if (record.aid !== undefined) principal.aid = record.aid;
   if (record.scope !== undefined) principal.scope = record.scope;
+  if (jkt !== undefined) principal.jkt = jkt;
   return principal;
 }
 
-async function principalFromAssetToken(token: string, deps: GuardDeps, ctx: Context): Promise<Principal> {
+async function principalFromAssetToken(credentials: Credentials, deps: GuardDeps, ctx: Context): Promise<Principal> {
   let use: AssertionUse;
   let principal: Principal;
+  let cnfJkt: string | undefined;
   try {
-    const claims = await verifyAssetToken(token, deps.verify);
+    const claims = await verifyAssetToken(credentials.token, deps.verify);
+    cnfJkt = await cnfThumbprint(claims);
     use = assertionUseOf(claims, deps.verify.skewSeconds);
     principal = { via: 'asset_token', sub: claims.subject, iss: claims.iss, exp: claims.exp };
     if (claims.did !== undefined) principal.did = claims.did;
     if (claims.aid !== undefined) principal.aid = claims.aid;
   } catch (err) {
     if (err instanceof AssertionRejected) {
-      throw withChallenge(new InvalidToken(`asset token rejected: ${err.hint}`, { debug: `${err.reason}: ${err.debug ?? ''}` }), deps.realm);
+      throw challenged(new InvalidToken(`asset token rejected: ${err.hint}`, { debug: `${err.reason}: ${err.debug ?? ''}` }), deps, credentials.scheme);
     }
     throw err;
   }
+  const key = cnfJkt === undefined ? undefined : { jkt: cnfJkt, bound: false };
+  const jkt = await checkPossession({ ...credentials, iss: principal.iss, key }, deps, ctx);
+  if (jkt !== undefined) principal.jkt = jkt;
   const outcome = await deps.store.consumeAssertion(use);
   if (outcome !== 'accepted') {
     const hint = outcome === 'replayed' ? 'asset token has already been used' : 'asset token was issued before the device was revoked';
-    throw withChallenge(new InvalidToken(hint, { debug: outcome }), deps.realm);
+    throw challenged(new InvalidToken(hint, { debug: outcome }), deps, credentials.scheme);
   }
   ctx.state.assertionUse = use;
   return principal;

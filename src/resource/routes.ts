@@ -7,7 +7,7 @@ import type { Principal } from './guard.js';
 export function showResource(ctx: Context): void {
   const p = ctx.state.principal as Principal;
   ctx.set('Cache-Control', 'no-store');
-  ctx.body = { sub: p.sub, did: p.did ?? null, aid: p.aid ?? null, iss: p.iss, scope: p.scope ?? null, exp: p.exp, via: p.via };
+  ctx.body = { sub: p.sub, did: p.did ?? null, aid: p.aid ?? null, iss: p.iss, scope: p.scope ?? null, exp: p.exp, via: p.via, jkt: p.jkt ?? null };
 }
 
 /**

@@ -9,6 +9,8 @@ import { createHash } from 'node:crypto';
  *   <prefix>{<tag>}:jti:<sha256(iss,id)> single-use mark of an asset token id, TTL = until its exp + skew
  *   <prefix>{<tag>}:rb                   device-wide revocation: access tokens issued at or before this ms are dead
  *   <prefix>{<tag>}:nb                   device-wide block: asset tokens issued before this ms are refused
+ *   <prefix>{dp.<jkt[0..12]>}:jti:<sha256(jkt,jti)>  single-use mark of a DPoP proof (RFC 9449 §11.1),
+ *                                        TTL = its iat window; the hash tag comes from the key thumbprint
  *   <prefix><stream>                     ingest stream (one key)
  *   <prefix>schema                       keyspace schema version (migrations/)
  */
@@ -23,6 +25,7 @@ export function redisKeys(prefix: string) {
     assertionUse: (tag: string, iss: string, jti: string) => `${prefix}{${tag}}:jti:${digest(`${iss}\n${jti}`)}`,
     deviceRevokedBefore: (tag: string) => `${prefix}{${tag}}:rb`,
     deviceNotBefore: (tag: string) => `${prefix}{${tag}}:nb`,
+    dpopProof: (jkt: string, jti: string) => `${prefix}{dp.${jkt.slice(0, 12)}}:jti:${digest(`${jkt}\n${jti}`)}`,
     stream: (name: string) => `${prefix}${name}`,
     schema: () => `${prefix}schema`,
   };

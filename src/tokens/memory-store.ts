@@ -5,6 +5,7 @@ import type {
   AccessTokenRecord,
   AssertionUse,
   ConsumeOutcome,
+  DpopProofUse,
   IngestEvent,
   IngestStream,
   NewAccessToken,
@@ -17,6 +18,7 @@ import type {
  */
 export class MemoryTokenStore implements TokenStore, IngestStream {
   private readonly uses = new Map<string, number>();
+  private readonly proofs = new Map<string, number>();
   private readonly tokens = new Map<string, AccessTokenRecord>();
   private readonly revokedBefore = new Map<string, number>();
   private readonly notBefore = new Map<string, number>();
@@ -37,6 +39,7 @@ export class MemoryTokenStore implements TokenStore, IngestStream {
   private sweep(now: number): void {
     if (++this.ops % 1000 !== 0) return;
     for (const [k, until] of this.uses) if (until <= now) this.uses.delete(k);
+    for (const [k, until] of this.proofs) if (until <= now) this.proofs.delete(k);
     for (const [k, r] of this.tokens) if (r.exp <= now) this.tokens.delete(k);
   }
 
@@ -55,6 +58,16 @@ export class MemoryTokenStore implements TokenStore, IngestStream {
 
   async releaseAssertion(use: AssertionUse): Promise<void> {
     this.uses.delete(this.useKey(use));
+  }
+
+  async consumeDpopProof(proof: DpopProofUse): Promise<'accepted' | 'replayed'> {
+    const now = this.clock.now();
+    this.sweep(now);
+    const key = digest(`${proof.jkt}\n${proof.jti}`);
+    const until = this.proofs.get(key);
+    if (until !== undefined && until > now) return 'replayed';
+    this.proofs.set(key, Math.max(now + 1000, proof.forgetAtMs));
+    return 'accepted';
   }
 
   async findAccessToken(handle: AccessTokenHandle): Promise<AccessTokenRecord | null> {

@@ -7,6 +7,7 @@ import {
   type AccessTokenRecord,
   type AssertionUse,
   type ConsumeOutcome,
+  type DpopProofUse,
   type IngestEvent,
   type IngestStream,
   type NewAccessToken,
@@ -105,6 +106,12 @@ export class RedisTokenStore implements TokenStore {
 
   async releaseAssertion(use: AssertionUse): Promise<void> {
     await guarded('release', () => this.redis.del(this.useKey(use)));
+  }
+
+  async consumeDpopProof(proof: DpopProofUse): Promise<'accepted' | 'replayed'> {
+    const ttl = Math.max(1000, proof.forgetAtMs - this.options.clock.now());
+    const set = await guarded('dpop jti', () => this.redis.set(this.keys.dpopProof(proof.jkt, proof.jti), '1', 'PX', ttl, 'NX'));
+    return set === 'OK' ? 'accepted' : 'replayed';
   }
 
   async findAccessToken(handle: AccessTokenHandle): Promise<AccessTokenRecord | null> {

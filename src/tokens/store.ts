@@ -34,12 +34,22 @@ export interface NewAccessToken {
 
 export type ConsumeOutcome = 'accepted' | 'replayed' | 'device_blocked';
 
+/** One DPoP proof (RFC 9449 §11.1): its jti is single use per key until `forgetAtMs`. */
+export interface DpopProofUse {
+  /** RFC 7638 thumbprint of the proof's key. */
+  jkt: string;
+  jti: string;
+  forgetAtMs: number;
+}
+
 /** Narrow interface over access tokens and single-use assertion ids (Redis, or memory in development). */
 export interface TokenStore {
   /** Atomically: refuse a blocked device, mark the assertion id used, and save the token if given. */
   consumeAssertion(use: AssertionUse, token?: NewAccessToken): Promise<ConsumeOutcome>;
   /** Undo a consumeAssertion whose follow-up work failed before anything was accepted. */
   releaseAssertion(use: AssertionUse): Promise<void>;
+  /** Marks a DPoP proof's jti used (SET NX semantics): 'replayed' when it already was. */
+  consumeDpopProof(proof: DpopProofUse): Promise<'accepted' | 'replayed'>;
   /** The live record, or null when unknown, expired, revoked or device-revoked. */
   findAccessToken(handle: AccessTokenHandle): Promise<AccessTokenRecord | null>;
   revokeAccessToken(handle: AccessTokenHandle): Promise<void>;

@@ -27,6 +27,7 @@ describe('GET /.well-known/oauth-authorization-server (RFC 8414)', () => {
     expect(res.headers.get('content-type')).toMatch(/^application\/json/);
     expect(res.json).toEqual({
       issuer: ag.url,
+      dpop_signing_alg_values_supported: ['ES256', 'RS256', 'PS256', 'EdDSA'],
       token_endpoint: `${ag.url}/oauth2/token`,
       introspection_endpoint: `${ag.url}/oauth2/introspect`,
       revocation_endpoint: `${ag.url}/oauth2/revoke`,

@@ -4,9 +4,10 @@ import Koa from 'koa';
 import { assetgateGuard, type AssetgateGuardOptions, type DeviceClaims } from '../../src/guard/index.js';
 import { connectRedis, createRedisClient, waitForReady, type RedisConnection } from '../../src/tokens/redis-client.js';
 import { loadConfig } from '../../src/config.js';
-import { call, startAssetgate, type Harness } from '../support/harness.js';
+import { call, postForm, startAssetgate, type Harness } from '../support/harness.js';
 import { assetToken, MockIssuer } from '../support/mock-issuer.js';
 import { testRedisEnv } from '../support/redis.js';
+import { deviceKey, dpopProof } from '../support/dpop.js';
 import { INTROSPECTION_CLIENTS, ODD, revoke, RS, sessionFor } from '../support/resource-servers.js';
 
 /** A small service of someone else's, protected by the guard: echoes ctx.state.device. */
@@ -173,5 +174,59 @@ describe('when the token state cannot be learnt: 503, retryable', () => {
     } finally {
       dead.disconnect();
     }
+  });
+});
+
+describe('key-bound (DPoP) tokens through the guard library', () => {
+  async function boundSession(): Promise<{ token: string; key: Awaited<ReturnType<typeof deviceKey>> }> {
+    const key = await deviceKey('ES256');
+    const assertion = await assetToken(issuer, ag.tokenEndpoint, { claims: { cnf: { jwk: key.jwk } } });
+    const proof = await dpopProof(key, { htu: ag.tokenEndpoint });
+    const res = await postForm(ag.tokenEndpoint, { grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion }, { DPoP: proof });
+    expect(res.json.token_type).toBe('DPoP');
+    return { token: res.json.access_token as string, key };
+  }
+
+  describe.each([
+    ['redis', () => ({ mode: 'redis', redis, keyPrefix: ag.prefix }) as AssetgateGuardOptions],
+    ['introspection', () => introspectionOptions({ cacheTtlMs: 0 })],
+  ])('%s mode', (_mode, options) => {
+    it('accepts a bound token only as DPoP with a proof from its key, covering the token (ath)', async () => {
+      const svc = await service({ ...options(), dpop: { publicUrl: 'https://svc.example' } } as AssetgateGuardOptions);
+      const { token, key } = await boundSession();
+      const htu = 'https://svc.example/';
+      const ok = await call(svc.url, { headers: { authorization: `DPoP ${token}`, DPoP: await dpopProof(key, { htm: 'GET', htu, token }) } });
+      expect(ok.status).toBe(200);
+      expect((ok.json.device as DeviceClaims).cnf?.jkt).toBe(key.jkt);
+
+      const asBearer = await get(svc.url, token);
+      expect(asBearer.status).toBe(401);
+      expect(asBearer.headers.get('www-authenticate')).toMatch(/^DPoP realm=.*error="invalid_token"/);
+
+      const noAth = await call(svc.url, { headers: { authorization: `DPoP ${token}`, DPoP: await dpopProof(key, { htm: 'GET', htu }) } });
+      expect([noAth.status, noAth.json.error]).toEqual([401, 'invalid_dpop_proof']);
+
+      const otherKey = await deviceKey('ES256');
+      const wrongKey = await call(svc.url, { headers: { authorization: `DPoP ${token}`, DPoP: await dpopProof(otherKey, { htm: 'GET', htu, token }) } });
+      expect([wrongKey.status, wrongKey.json.error]).toEqual([401, 'invalid_dpop_proof']);
+
+      const wrongUrl = await call(svc.url, {
+        headers: { authorization: `DPoP ${token}`, DPoP: await dpopProof(key, { htm: 'GET', htu: 'https://elsewhere.example/', token }) },
+      });
+      expect([wrongUrl.status, wrongUrl.json.error]).toEqual([401, 'invalid_dpop_proof']);
+
+      const proof = await dpopProof(key, { htm: 'GET', htu, token });
+      expect((await call(svc.url, { headers: { authorization: `DPoP ${token}`, DPoP: proof } })).status).toBe(200);
+      const replay = await call(svc.url, { headers: { authorization: `DPoP ${token}`, DPoP: proof } });
+      expect([replay.status, replay.json.error]).toEqual([401, 'invalid_dpop_proof']);
+    });
+
+    it('refuses bound tokens when the guard has no DPoP settings (fail closed)', async () => {
+      const svc = await service(options());
+      const { token, key } = await boundSession();
+      const res = await call(svc.url, { headers: { authorization: `DPoP ${token}`, DPoP: await dpopProof(key, { htm: 'GET', htu: `${svc.url}/`, token }) } });
+      expect(res.status).toBe(401);
+      expect(res.json.error).toBe('invalid_token');
+    });
   });
 });

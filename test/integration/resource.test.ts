@@ -3,6 +3,8 @@ import { call, postForm, startAssetgate, type Harness } from '../support/harness
 import { assetToken, MockIssuer } from '../support/mock-issuer.js';
 
 const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
+// Under the default policy (`optional`) both schemes are accepted, so both are offered.
+const BOTH_CHALLENGES = 'Bearer realm="assetgate", DPoP realm="assetgate", algs="ES256 RS256 PS256 EdDSA"';
 
 let issuer: MockIssuer;
 let ag: Harness;
@@ -36,10 +38,10 @@ describe('GET /resource', () => {
     expect((await call(`${ag.url}/resource`, { headers: { authorization: `bearer ${token}` } })).status).toBe(200);
   });
 
-  it('challenges without an error code when no credentials are sent (RFC 6750 §3.1)', async () => {
+  it('challenges without an error code when no credentials are sent (RFC 6750 §3.1), for both schemes (RFC 9449 §7.1)', async () => {
     const res = await call(`${ag.url}/resource`);
     expect(res.status).toBe(401);
-    expect(res.headers.get('www-authenticate')).toBe('Bearer realm="assetgate"');
+    expect(res.headers.get('www-authenticate')).toBe(BOTH_CHALLENGES);
     expect(res.text).toBe('');
   });
 
@@ -59,7 +61,7 @@ describe('GET /resource', () => {
     expect(bad.headers.get('www-authenticate')).toMatch(/error="invalid_request"/);
     const basic = await call(`${ag.url}/resource`, { headers: { authorization: 'Basic dXNlcjpwYXNz' } });
     expect(basic.status).toBe(401);
-    expect(basic.headers.get('www-authenticate')).toBe('Bearer realm="assetgate"');
+    expect(basic.headers.get('www-authenticate')).toBe(BOTH_CHALLENGES);
   });
 
   it('rejects an expired access token', async () => {

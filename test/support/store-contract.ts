@@ -103,6 +103,20 @@ export function storeContract(name: string, make: () => Promise<StoreSubject>) {
       expect(await s.store.consumeAssertion({ ...u, jti: `${u.jti}-y`, issuedAtMs: s.clock.now() + 1000 })).toBe('accepted');
     });
 
+    it('marks a DPoP proof jti used once per key (RFC 9449 §11.1)', async () => {
+      const proof = { jkt: `jkt-${name}-${++n}-${Math.random()}`, jti: 'j-1', forgetAtMs: s.clock.now() + 90_000 };
+      expect(await s.store.consumeDpopProof(proof)).toBe('accepted');
+      expect(await s.store.consumeDpopProof(proof)).toBe('replayed');
+      expect(await s.store.consumeDpopProof({ ...proof, jti: 'j-2' })).toBe('accepted');
+      expect(await s.store.consumeDpopProof({ ...proof, jkt: `${proof.jkt}-other` })).toBe('accepted');
+    });
+
+    it('lets exactly one of 50 concurrent uses of a DPoP proof win', async () => {
+      const proof = { jkt: `jkt-${name}-${++n}-${Math.random()}`, jti: 'race', forgetAtMs: s.clock.now() + 90_000 };
+      const outcomes = await Promise.all(Array.from({ length: 50 }, () => s.store.consumeDpopProof(proof)));
+      expect(outcomes.filter((o) => o === 'accepted')).toHaveLength(1);
+    });
+
     it('appends ingest events with increasing ids', async () => {
       const a = await s.ingest.append({ sub: 'd', did: 'd', iss: 'i', receivedAt: s.clock.now(), body: '{}' });
       const b = await s.ingest.append({ sub: 'd', iss: 'i', receivedAt: s.clock.now(), body: '[]' });

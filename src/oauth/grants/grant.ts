@@ -1,11 +1,13 @@
 import type { AssertionRejected } from '../../assertion/rejections.js';
+import type { ProofRequest } from '../../dpop/proof.js';
 import type { FormParams } from '../form.js';
 import type { OAuthError } from '../errors.js';
 
 /** RFC 6749 §5.1 success body (plus RFC 8693 §2.2.1 issued_token_type). */
 export interface TokenResponse {
   access_token: string;
-  token_type: 'Bearer';
+  /** `DPoP` when the session is bound to a key (RFC 9449 §5). */
+  token_type: 'Bearer' | 'DPoP';
   expires_in: number;
   scope?: string;
   issued_token_type?: string;
@@ -14,7 +16,12 @@ export interface TokenResponse {
 /** One handler per grant type, keyed by grant_type URN (fosite's shape). */
 export interface GrantHandler {
   readonly grantType: string;
-  handle(form: FormParams): Promise<TokenResponse>;
+  handle(form: FormParams, request: GrantRequest): Promise<TokenResponse>;
+}
+
+/** What a grant needs from the HTTP request besides the form: the DPoP proof(s), if any (RFC 9449 §5). */
+export interface GrantRequest {
+  proof: ProofRequest;
 }
 
 export type RejectionToError = (rejection: AssertionRejected) => OAuthError;

@@ -2,8 +2,12 @@ import type { Clock } from '../../clock.js';
 import { verifyAssetToken, type VerifyContext } from '../../assertion/verify.js';
 import { AssertionRejected } from '../../assertion/rejections.js';
 import type { AssetClaims } from '../../assertion/claims-policy.js';
+import type { DpopContext } from '../../dpop/context.js';
+import { bindExchange } from '../../dpop/exchange.js';
+import type { ProofRequest } from '../../dpop/proof.js';
 import { mintAccessToken } from '../../tokens/access-token.js';
 import type { AccessTokenRecord, AssertionUse, TokenStore } from '../../tokens/store.js';
+import { TOKEN_TYPE_BEARER, TOKEN_TYPE_DPOP } from '../../dpop/constants.js';
 import { grantScope } from '../scope-policy.js';
 import type { RejectionToError, TokenResponse } from './grant.js';
 
@@ -13,6 +17,7 @@ export interface SessionIssuerDeps {
   clock: Clock;
   accessTokenTtlSeconds: number;
   supportedScopes: string[] | undefined;
+  dpop: DpopContext;
 }
 
 /** The single-use mark of an asset token lives until its exp plus skew (RFC 7523 §3 item 7). */
@@ -27,17 +32,24 @@ export function assertionUseOf(claims: AssetClaims, skewSeconds: number): Assert
   };
 }
 
-/** Verifies the asset token, consumes it, and stores a fresh opaque session for its device. */
+/**
+ * Verifies the asset token, binds the session to the device key when a DPoP proof asks for it or the
+ * policy demands it (before anything is consumed, so a use_dpop_nonce retry can reuse the asset
+ * token), consumes the asset token, and stores a fresh opaque session for its device.
+ */
 export async function exchangeAssetToken(
   assertion: string,
   requestedScope: string | undefined,
   deps: SessionIssuerDeps,
   rejected: RejectionToError,
+  proof: ProofRequest,
 ): Promise<TokenResponse> {
   const scope = grantScope(requestedScope, deps.supportedScopes);
   let claims: AssetClaims;
+  let jkt: string | undefined;
   try {
     claims = await verifyAssetToken(assertion, deps.verify);
+    jkt = await bindExchange(claims, proof, deps.dpop);
   } catch (err) {
     if (err instanceof AssertionRejected) throw rejected(err);
     throw err;
@@ -50,12 +62,13 @@ export async function exchangeAssetToken(
   if (claims.did !== undefined) record.did = claims.did;
   if (claims.aid !== undefined) record.aid = claims.aid;
   if (scope !== undefined) record.scope = scope;
+  if (jkt !== undefined) record.cnf = { jkt };
 
   const outcome = await deps.store.consumeAssertion(assertionUseOf(claims, deps.verify.skewSeconds), { handle, record });
   if (outcome === 'replayed') throw rejected(new AssertionRejected('replayed', 'assertion has already been used'));
   if (outcome === 'device_blocked') throw rejected(new AssertionRejected('device_blocked', 'assertion was issued before the device was revoked'));
 
-  const response: TokenResponse = { access_token: token, token_type: 'Bearer', expires_in: Math.floor(lifetimeMs / 1000) };
+  const response: TokenResponse = { access_token: token, token_type: jkt === undefined ? TOKEN_TYPE_BEARER : TOKEN_TYPE_DPOP, expires_in: Math.floor(lifetimeMs / 1000) };
   if (scope !== undefined) response.scope = scope;
   return response;
 }

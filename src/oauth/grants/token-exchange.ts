@@ -1,7 +1,7 @@
 import { GRANT_TOKEN_EXCHANGE, TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_JWT } from '../constants.js';
 import { InvalidRequest } from '../errors.js';
 import type { FormParams } from '../form.js';
-import type { GrantHandler, TokenResponse } from './grant.js';
+import type { GrantHandler, GrantRequest, TokenResponse } from './grant.js';
 import { exchangeAssetToken, type SessionIssuerDeps } from './session-issuer.js';
 
 /**
@@ -12,7 +12,7 @@ import { exchangeAssetToken, type SessionIssuerDeps } from './session-issuer.js'
 export function tokenExchangeGrant(deps: SessionIssuerDeps): GrantHandler {
   return {
     grantType: GRANT_TOKEN_EXCHANGE,
-    async handle(form: FormParams): Promise<TokenResponse> {
+    async handle(form: FormParams, request: GrantRequest): Promise<TokenResponse> {
       const subjectToken = form.get('subject_token');
       const subjectTokenType = form.get('subject_token_type');
       if (subjectToken === undefined) throw new InvalidRequest('parameter "subject_token" is required');
@@ -26,8 +26,12 @@ export function tokenExchangeGrant(deps: SessionIssuerDeps): GrantHandler {
         // Delegation (§1.1) is not offered; accepting an actor token we do not check would be wrong.
         throw new InvalidRequest('actor tokens are not supported');
       }
-      const response = await exchangeAssetToken(subjectToken, form.get('scope'), deps, (r) =>
-        new InvalidRequest(`subject_token is invalid: ${r.hint}`, { debug: `${r.reason}: ${r.debug ?? ''}` }),
+      const response = await exchangeAssetToken(
+        subjectToken,
+        form.get('scope'),
+        deps,
+        (r) => new InvalidRequest(`subject_token is invalid: ${r.hint}`, { debug: `${r.reason}: ${r.debug ?? ''}` }),
+        request.proof,
       );
       return { ...response, issued_token_type: TOKEN_TYPE_ACCESS_TOKEN };
     },

@@ -1,0 +1,56 @@
+import type { Context, Next } from 'koa';
+import type { TrustedIssuers } from '../assertion/issuers.js';
+import type { Clock } from '../clock.js';
+import type { Config } from '../config.js';
+import type { TokenStore } from '../tokens/store.js';
+import { DPOP_HEADER, DPOP_NONCE_HEADER } from './constants.js';
+import { createDpopNonces } from './nonce.js';
+import { acceptedSchemes, policyFor, type ProofOfPossession } from './policy.js';
+import type { DpopVerifierDeps, ProofRequest } from './proof.js';
+
+/** Everything the token endpoint and the resources need for proof of possession, built once. */
+export interface DpopContext {
+  globalPolicy: ProofOfPossession;
+  issuers: TrustedIssuers;
+  verifier: DpopVerifierDeps;
+  /** External base URL: the only source of `htu` (never the Host header). */
+  publicUrl: string;
+}
+
+export function createDpopContext(config: Config, store: TokenStore, issuers: TrustedIssuers, clock: Clock): DpopContext {
+  const { dpop } = config;
+  return {
+    globalPolicy: dpop.proofOfPossession,
+    issuers,
+    publicUrl: config.publicUrl,
+    verifier: {
+      algorithms: dpop.algorithms,
+      iatWindowSeconds: dpop.iatWindowSeconds,
+      skewSeconds: config.clockSkewSeconds,
+      clock,
+      store,
+      nonces: dpop.nonce ? createDpopNonces(dpop.nonce, clock) : undefined,
+    },
+  };
+}
+
+/** The policy for asset tokens (and sessions) of issuer `iss`. */
+export const policyOf = (dpop: DpopContext, iss: string): ProofOfPossession => policyFor(dpop.issuers.get(iss), dpop.globalPolicy);
+
+/** Schemes a resource can accept under every policy in force: what a bare 401 advertises. */
+export const resourceSchemes = (dpop: DpopContext): { bearer: boolean; dpop: boolean } =>
+  acceptedSchemes([dpop.globalPolicy, ...dpop.issuers.list().map((i) => policyFor(i, dpop.globalPolicy))]);
+
+/** The proof-related parts of a request. Repeated DPoP headers stay separate (§4.3 item 1). */
+export function presentedProof(ctx: Context, publicUrl: string): ProofRequest {
+  return { proofs: ctx.req.headersDistinct[DPOP_HEADER] ?? [], method: ctx.method, url: `${publicUrl}${ctx.path}` };
+}
+
+/** Middleware: with server nonces on, every response offers the current nonce (§8.2: clients keep the latest). */
+export function offerDpopNonce(dpop: DpopContext) {
+  return async function offerDpopNonceMiddleware(ctx: Context, next: Next): Promise<void> {
+    const nonces = dpop.verifier.nonces;
+    if (nonces) ctx.set(DPOP_NONCE_HEADER, nonces.current());
+    await next();
+  };
+}
