@@ -1,11 +1,19 @@
 import type { Clock } from '../clock.js';
-import { httpJwksLoader, JwksCache, type HttpJwksOptions, type JwksLoader, type JwksPolicy } from './jwks.js';
+import type { ClaimProfile, IssuerConfig, ProofOfPossessionPolicy } from '../config.js';
+import { httpJwksLoader, JwksCache, type HttpJwksOptions, type JwksLoader, type JwksObserver, type JwksPolicy } from './jwks.js';
 
 /** A trusted issuer: identifier compared exactly with `iss`, and the only key set its tokens may use. */
 export interface TrustedIssuer {
   issuer: string;
   keys: JwksCache;
   algorithms: string[];
+  /** Audiences its tokens may name; absent: the server-wide audiences. */
+  audiences?: string[];
+  /** Absent: salesforce-asset-token. */
+  profile?: ClaimProfile;
+  /** When set, the token's `aid` must be in it. */
+  allowedAssetIds?: ReadonlySet<string>;
+  proofOfPossession?: ProofOfPossessionPolicy;
 }
 
 /** RFC 8725 §3.10 / DOMAIN.md: key URLs come from configuration, never from the token. */
@@ -42,6 +50,25 @@ export function remoteIssuer(issuer: string, settings: IssuerSettings, clock: Cl
   };
 }
 
-export function localIssuer(issuer: string, load: JwksLoader, settings: IssuerSettings, clock: Clock): TrustedIssuer {
-  return { issuer, algorithms: settings.algorithms, keys: new JwksCache(load, settings.jwks, clock) };
+/** A configured issuer (config file or TRUSTED_ISSUERS) with its own keys, audiences and profile. */
+export function configuredIssuer(
+  cfg: IssuerConfig,
+  jwks: JwksPolicy & HttpJwksOptions,
+  clock: Clock,
+  observer?: JwksObserver,
+): TrustedIssuer {
+  const issuer: TrustedIssuer = {
+    issuer: cfg.issuer,
+    algorithms: cfg.algorithms,
+    audiences: cfg.audiences,
+    profile: cfg.profile,
+    proofOfPossession: cfg.proofOfPossession,
+    keys: new JwksCache(httpJwksLoader(cfg.jwksUrl, jwks), jwks, clock, observer),
+  };
+  if (cfg.allowedAssetIds) issuer.allowedAssetIds = new Set(cfg.allowedAssetIds);
+  return issuer;
+}
+
+export function localIssuer(issuer: string, load: JwksLoader, settings: IssuerSettings, clock: Clock, observer?: JwksObserver): TrustedIssuer {
+  return { issuer, algorithms: settings.algorithms, keys: new JwksCache(load, settings.jwks, clock, observer) };
 }

@@ -22,7 +22,8 @@ export type RejectionReason =
   | 'invalid_claim'
   | 'unsupported'
   | 'replayed'
-  | 'device_blocked';
+  | 'device_blocked'
+  | 'asset_not_allowed';
 
 export class AssertionRejected extends Error {
   override name = 'AssertionRejected';

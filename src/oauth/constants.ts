@@ -11,4 +11,5 @@ export const PATHS = {
   healthz: '/healthz',
   readyz: '/readyz',
   devIssuer: '/dev-issuer',
+  metrics: '/metrics',
 } as const;

@@ -1,4 +1,6 @@
 import type { Context, Next } from 'koa';
+import type { AssetClaims } from '../assertion/claims-policy.js';
+import type { AssertionObserver } from '../assertion/observer.js';
 import { AssertionRejected } from '../assertion/rejections.js';
 import { verifyAssetToken, type VerifyContext } from '../assertion/verify.js';
 import type { Clock } from '../clock.js';
@@ -25,6 +27,8 @@ export interface GuardDeps {
   store: TokenStore;
   verify: VerifyContext;
   clock: Clock;
+  /** Metrics and the development activity page. */
+  observer?: AssertionObserver;
 }
 
 const TOKEN68 = /^[A-Za-z0-9\-._~+/]+=*$/;
@@ -84,23 +88,27 @@ async function principalFromAccessToken(token: string, deps: GuardDeps): Promise
 async function principalFromAssetToken(token: string, deps: GuardDeps, ctx: Context): Promise<Principal> {
   let use: AssertionUse;
   let principal: Principal;
+  let claims: AssetClaims;
   try {
-    const claims = await verifyAssetToken(token, deps.verify);
+    claims = await verifyAssetToken(token, deps.verify);
     use = assertionUseOf(claims, deps.verify.skewSeconds);
     principal = { via: 'asset_token', sub: claims.subject, iss: claims.iss, exp: claims.exp };
     if (claims.did !== undefined) principal.did = claims.did;
     if (claims.aid !== undefined) principal.aid = claims.aid;
   } catch (err) {
     if (err instanceof AssertionRejected) {
+      deps.observer?.rejected(err.reason);
       throw withChallenge(new InvalidToken(`asset token rejected: ${err.hint}`, { debug: `${err.reason}: ${err.debug ?? ''}` }), deps.realm);
     }
     throw err;
   }
   const outcome = await deps.store.consumeAssertion(use);
   if (outcome !== 'accepted') {
+    deps.observer?.rejected(outcome);
     const hint = outcome === 'replayed' ? 'asset token has already been used' : 'asset token was issued before the device was revoked';
     throw withChallenge(new InvalidToken(hint, { debug: outcome }), deps.realm);
   }
   ctx.state.assertionUse = use;
+  deps.observer?.accepted(claims);
   return principal;
 }

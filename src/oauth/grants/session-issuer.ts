@@ -2,6 +2,7 @@ import type { Clock } from '../../clock.js';
 import { verifyAssetToken, type VerifyContext } from '../../assertion/verify.js';
 import { AssertionRejected } from '../../assertion/rejections.js';
 import type { AssetClaims } from '../../assertion/claims-policy.js';
+import type { AssertionObserver } from '../../assertion/observer.js';
 import { mintAccessToken } from '../../tokens/access-token.js';
 import type { AccessTokenRecord, AssertionUse, TokenStore } from '../../tokens/store.js';
 import { grantScope } from '../scope-policy.js';
@@ -13,6 +14,8 @@ export interface SessionIssuerDeps {
   clock: Clock;
   accessTokenTtlSeconds: number;
   supportedScopes: string[] | undefined;
+  /** Metrics and the development activity page. */
+  observer?: AssertionObserver;
 }
 
 /** The single-use mark of an asset token lives until its exp plus skew (RFC 7523 §3 item 7). */
@@ -32,8 +35,12 @@ export async function exchangeAssetToken(
   assertion: string,
   requestedScope: string | undefined,
   deps: SessionIssuerDeps,
-  rejected: RejectionToError,
+  rejectedAs: RejectionToError,
 ): Promise<TokenResponse> {
+  const rejected: RejectionToError = (r) => {
+    deps.observer?.rejected(r.reason);
+    return rejectedAs(r);
+  };
   const scope = grantScope(requestedScope, deps.supportedScopes);
   let claims: AssetClaims;
   try {
@@ -55,6 +62,7 @@ export async function exchangeAssetToken(
   if (outcome === 'replayed') throw rejected(new AssertionRejected('replayed', 'assertion has already been used'));
   if (outcome === 'device_blocked') throw rejected(new AssertionRejected('device_blocked', 'assertion was issued before the device was revoked'));
 
+  deps.observer?.accepted(claims);
   const response: TokenResponse = { access_token: token, token_type: 'Bearer', expires_in: Math.floor(lifetimeMs / 1000) };
   if (scope !== undefined) response.scope = scope;
   return response;
