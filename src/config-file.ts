@@ -106,11 +106,11 @@ function parseText(path: string, text: string): unknown {
       throw new ConfigError(`${path}: not valid JSON: ${(err as Error).message}`);
     }
   }
-  const doc = parseDocument(text, { prettyErrors: false });
+  const doc = parseDocument(text, { prettyErrors: true });
   if (doc.errors.length > 0) {
     const first = doc.errors[0]!;
     const at = first.linePos?.[0] ? `line ${first.linePos[0].line}, column ${first.linePos[0].col}: ` : '';
-    throw new ConfigError(`${path}: not valid YAML: ${at}${first.message.split('\n')[0]}`);
+    throw new ConfigError(`${path}: not valid YAML: ${at}${first.message.split('\n')[0]!.split(' at line ')[0]}`);
   }
   return doc.toJS() as unknown;
 }

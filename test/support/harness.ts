@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import type { Redis } from 'ioredis';
 import { createApp } from '../../src/app.js';
 import type { Clock } from '../../src/clock.js';
-import { loadConfig, type Config } from '../../src/config.js';
+import { loadConfig, type Config, type ConfigLayer } from '../../src/config.js';
 import { buildRuntime, type Runtime } from '../../src/deps.js';
 import { createLogger } from '../../src/ops/logger.js';
 import { dropPrefix, migratedPrefix, plainClient, testRedisUrl, uniquePrefix } from './redis.js';
@@ -38,6 +38,8 @@ export interface HarnessOptions {
   store?: 'redis' | 'memory';
   redisUrl?: string;
   prefix?: string;
+  /** A configuration file layer under the env (see src/config-file.ts readConfigFile). */
+  layer?: ConfigLayer;
 }
 
 /** An assetgate app in-process on a free loopback port, over real HTTP, with a real Redis. */
@@ -57,7 +59,7 @@ export async function startAssetgate(options: HarnessOptions = {}): Promise<Harn
     LOG_LEVEL: 'info',
     ...(useRedis ? { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: prefix } : {}),
     ...options.env,
-  });
+  }, options.layer);
   const logs: string[] = [];
   const sink = new Writable({
     write(chunk, _enc, cb) {
