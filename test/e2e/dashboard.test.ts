@@ -53,7 +53,7 @@ const screenshotDir = process.env.ASSETGATE_SCREENSHOTS === 'docs' ? 'docs' : jo
     page.on('pageerror', (e) => problems.push(e.message));
     await page.goto(`${ag.url}/`);
     await page.waitForSelector('body[data-updated]');
-    await page.waitForFunction(() => document.querySelectorAll('#devices tbody tr').length >= 7);
+    await page.waitForFunction("document.querySelectorAll('#devices tbody tr').length >= 7");
 
     expect(await page.textContent('#exchangesIssued')).toBe('7');
     expect(await page.textContent('#exchangesFailed')).toBe('1');

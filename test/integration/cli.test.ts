@@ -224,7 +224,7 @@ describe('assetgate demo', () => {
     }
     expect(res.out).toMatch(/│ total +│ +27 │ +0 │/);
     const after = await call(`${dev.url}/dev/activity`);
-    const totals = (j: Record<string, unknown>) => j.totals as Record<string, number>;
+    const totals = (j: Record<string, unknown>) => j.totals as { ingestViaAccessToken: number; ingestViaAssetToken: number; exchangesIssued: number };
     expect(totals(after.json).ingestViaAccessToken - totals(before.json).ingestViaAccessToken).toBe(6);
     expect(totals(after.json).ingestViaAssetToken - totals(before.json).ingestViaAssetToken).toBe(6);
     expect(totals(after.json).exchangesIssued - totals(before.json).exchangesIssued).toBe(3);
