@@ -8,7 +8,10 @@ import type { Clock } from './clock.js';
 import type { Config } from './config.js';
 import { deviceRevocationEndpoint } from './admin/routes.js';
 import { createDpopContext, offerDpopNonce } from './dpop/context.js';
+import type { ActivityLog } from './ops/activity.js';
+import { activityEndpoint, DASHBOARD_PATHS, dashboardPage, dashboardScript, dashboardStyle } from './ops/dashboard.js';
 import { healthz, readyz } from './ops/health.js';
+import { Metrics, metricsEndpoint } from './ops/metrics.js';
 import { requestContext, securityHeaders } from './ops/request-context.js';
 import { ClientRegistry } from './oauth/client-auth.js';
 import { PATHS } from './oauth/constants.js';
@@ -36,11 +39,17 @@ export interface AppDeps {
   logger: Logger;
   /** Present only when the embedded development issuer is in use. */
   devIssuer?: DevIssuer;
+  /** Prometheus metrics; a fresh registry when absent. */
+  metrics?: Metrics;
+  /** The development activity page's log; never in production. */
+  activity?: ActivityLog;
 }
 
 /** The whole request flow, top to bottom. */
 export function createApp(deps: AppDeps): Koa {
   const { config, store, ingest, clock, logger } = deps;
+  const metrics = deps.metrics ?? new Metrics();
+  const activity = config.mode === 'production' ? undefined : deps.activity;
   const verify: VerifyContext = {
     issuers: deps.issuers,
     audiences: config.audiences,
@@ -57,8 +66,9 @@ export function createApp(deps: AppDeps): Koa {
     accessTokenTtlSeconds: config.accessTokenTtlSeconds,
     supportedScopes: config.supportedScopes,
     dpop,
+    observer: metrics.assertionObserver('token', activity),
   };
-  const guard: GuardDeps = { realm: config.realm, store, verify, clock, dpop };
+  const guard: GuardDeps = { realm: config.realm, store, verify, clock, dpop, observer: metrics.assertionObserver('resource', activity) };
   const grants = grantRegistry([jwtBearerGrant(sessions), tokenExchangeGrant(sessions)]);
   const resourceServers: ResourceServerEndpointDeps = {
     store,
@@ -91,6 +101,13 @@ export function createApp(deps: AppDeps): Koa {
   );
   router.get(PATHS.healthz, healthz);
   router.get(PATHS.readyz, readyz(store));
+  router.get(PATHS.metrics, metricsEndpoint(metrics, config.metricsToken, config.realm));
+  if (activity) {
+    router.get(DASHBOARD_PATHS.page, dashboardPage);
+    router.get(DASHBOARD_PATHS.script, dashboardScript);
+    router.get(DASHBOARD_PATHS.style, dashboardStyle);
+    router.get(DASHBOARD_PATHS.activity, activityEndpoint(activity, metrics));
+  }
   if (deps.devIssuer) {
     router.get(`${PATHS.devIssuer}/id/keys`, devJwks(deps.devIssuer));
     router.post(`${PATHS.devIssuer}/asset-tokens`, devMint(deps.devIssuer));
@@ -99,8 +116,10 @@ export function createApp(deps: AppDeps): Koa {
   const app = new Koa({ proxy: false });
   app.silent = true; // errors are rendered and logged by renderErrors, never printed by koa
   app.use(requestContext(logger));
+  app.use(metrics.observeRequests(activity));
   app.use(securityHeaders);
   app.use(renderErrors(logger));
+  app.use(metrics.captureFailureCause);
   app.use(router.routes());
   app.use(router.allowedMethods());
   return app;

@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { DEFAULT_DPOP_ALGORITHMS, DPOP_ALLOWED_ALGORITHMS } from './dpop/constants.js';
 import { PROOF_OF_POSSESSION_POLICIES, type ProofOfPossession } from './dpop/policy.js';
+import { jwksUrlOf } from './assertion/issuers.js';
 
 /**
  * All settings and their defaults live here (one documented place). Environment variables are the
@@ -29,7 +30,7 @@ const intSetting = (min: number, max: number) =>
     .min(min, { error: `must be at least ${min}` })
     .max(max, { error: `must be at most ${max}` });
 
-const issuerUrl = z.string().superRefine((value, ctx) => {
+export const issuerUrl = z.string().superRefine((value, ctx) => {
   let url: URL;
   try {
     url = new URL(value);
@@ -45,7 +46,7 @@ const issuerUrl = z.string().superRefine((value, ctx) => {
   }
 });
 
-const EnvSchema = z.object({
+export const EnvSchema = z.object({
   NODE_ENV: z.string().default('development'),
   PORT: intSetting(0, 65535).default(3000),
   HOST: z.string().min(1).default('0.0.0.0'),
@@ -92,6 +93,7 @@ const EnvSchema = z.object({
   DPOP_IAT_WINDOW_SECONDS: intSetting(1, 3600).default(60),
   DPOP_NONCE_SECRET: z.string().min(32, { error: 'must be at least 32 characters (a random secret shared by every instance)' }).optional(),
   DPOP_NONCE_LIFETIME_SECONDS: intSetting(10, 86400).default(300),
+  METRICS_TOKEN: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
 });
 
 export type Mode = 'production' | 'development' | 'test';
@@ -139,7 +141,42 @@ export interface Config {
     /** Set: stateless server nonces are demanded (RFC 9449 §8). */
     nonce: { secret: string; lifetimeSeconds: number } | undefined;
   };
+  /** Per-issuer settings, one per entry of trustedIssuers (defaults filled from the global settings). */
+  issuers: IssuerConfig[];
+  /** When set, GET /metrics wants `Authorization: Bearer <token>`. */
+  metricsToken: string | undefined;
+  /** The configuration file the settings came from, if any. */
+  configFile: string | undefined;
 }
+
+export const CLAIM_PROFILES = ['salesforce-asset-token', 'generic-jwt'] as const;
+export type ClaimProfile = (typeof CLAIM_PROFILES)[number];
+
+/** One trusted issuer as the server uses it. */
+export interface IssuerConfig {
+  issuer: string;
+  jwksUrl: string;
+  algorithms: string[];
+  audiences: string[];
+  /** salesforce-asset-token: subject is `did` (else `sub`); generic-jwt: `sub` is required. */
+  profile: ClaimProfile;
+  /** Overrides the global PROOF_OF_POSSESSION for this issuer (RFC 9449); undefined: the global policy. */
+  proofOfPossession: ProofOfPossession | undefined;
+  /** When set, the token's `aid` must be one of these. */
+  allowedAssetIds: string[] | undefined;
+}
+
+
+/** What a configuration file adds under the environment (see config-file.ts); already validated. */
+export interface ConfigLayer {
+  /** The file's path, named in every error about a value from it. */
+  source: string;
+  /** Environment-variable-named settings; the environment wins. */
+  settings: Record<string, string>;
+  issuers: Array<Partial<Omit<IssuerConfig, 'issuer'>> & { issuer: string }>;
+  introspectionClients: ClientCredential[];
+}
+
 
 export interface ClientCredential {
   id: string;
@@ -177,7 +214,7 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-const ALLOWED_ALGORITHMS = new Set(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']);
+export const ALLOWED_ALGORITHMS = new Set(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']);
 
 function redisTopology(e: z.infer<typeof EnvSchema>): RedisTopology | undefined {
   const chosen = [e.REDIS_URL && 'REDIS_URL', e.REDIS_CLUSTER_NODES && 'REDIS_CLUSTER_NODES', e.REDIS_SENTINELS && 'REDIS_SENTINELS'].filter(Boolean);
@@ -199,25 +236,35 @@ function redisTopology(e: z.infer<typeof EnvSchema>): RedisTopology | undefined 
   return undefined;
 }
 
-/** Env -> one validated Config; throws ConfigError with one line naming the variable and problem. */
-export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | undefined>): Config {
-  const cleaned = Object.fromEntries(
+/**
+ * Env (over an optional file layer) -> one validated Config; throws ConfigError with one line naming
+ * the variable (or the file and the path inside it) and the problem.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | undefined>, layer?: ConfigLayer): Config {
+  const fromEnv = Object.fromEntries(
     Object.entries(env).filter(([k, v]) => k in EnvSchema.shape && v !== undefined && v !== ''),
   );
+  const cleaned = { ...(layer?.settings ?? {}), ...fromEnv };
+  // Names a setting where it came from: the variable, or the file and its path.
+  const where = (name: string): string => (layer && !(name in fromEnv) && name in layer.settings ? `${layer.source}: settings.${name}` : name);
   const parsed = EnvSchema.safeParse(cleaned);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    throw new ConfigError(`${String(issue.path[0] ?? 'config')}: ${issue.message}`);
+    throw new ConfigError(`${where(String(issue.path[0] ?? 'config'))}: ${issue.message}`);
   }
   const e = parsed.data;
   const mode: Mode = e.NODE_ENV === 'production' ? 'production' : e.NODE_ENV === 'test' ? 'test' : 'development';
   const publicUrl = (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, '');
   const tokenEndpoint = `${publicUrl}/oauth2/token`;
 
-  const trustedIssuers = list(e.TRUSTED_ISSUERS).map((s) => s.replace(/\/+$/, ''));
+  // TRUSTED_ISSUERS (env, else the file's settings) chooses the issuers; without it, the file's list.
+  const trustedIssuers =
+    e.TRUSTED_ISSUERS !== undefined || !layer?.issuers.length
+      ? list(e.TRUSTED_ISSUERS).map((s) => s.replace(/\/+$/, ''))
+      : layer.issuers.map((i) => i.issuer);
   for (const iss of trustedIssuers) {
     const check = issuerUrl.safeParse(iss);
-    if (!check.success) throw new ConfigError(`TRUSTED_ISSUERS: ${check.error.issues[0]!.message}`);
+    if (!check.success) throw new ConfigError(`${where('TRUSTED_ISSUERS')}: ${check.error.issues[0]!.message}`);
   }
   if (mode === 'production' && trustedIssuers.length === 0) {
     throw new ConfigError('TRUSTED_ISSUERS: required in production (the development issuer is never used there)');
@@ -235,14 +282,14 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
   const algorithms = list(e.ASSERTION_ALGORITHMS);
   for (const alg of algorithms) {
     if (!ALLOWED_ALGORITHMS.has(alg)) {
-      throw new ConfigError(`ASSERTION_ALGORITHMS: "${alg}" is not an asymmetric JWS algorithm this server accepts`);
+      throw new ConfigError(`${where('ASSERTION_ALGORITHMS')}: "${alg}" is not an asymmetric JWS algorithm this server accepts`);
     }
   }
-  if (algorithms.length === 0) throw new ConfigError('ASSERTION_ALGORITHMS: must name at least one algorithm');
+  if (algorithms.length === 0) throw new ConfigError(`${where('ASSERTION_ALGORITHMS')}: must name at least one algorithm`);
 
   const supportedScopes = e.SUPPORTED_SCOPES === undefined ? undefined : e.SUPPORTED_SCOPES.split(/[\s,]+/).filter(Boolean);
   for (const s of supportedScopes ?? []) {
-    if (!SCOPE_TOKEN.test(s)) throw new ConfigError(`SUPPORTED_SCOPES: "${s}" is not a valid scope token`);
+    if (!SCOPE_TOKEN.test(s)) throw new ConfigError(`${where('SUPPORTED_SCOPES')}: "${s}" is not a valid scope token`);
   }
 
   const dpopAlgorithms = list(e.DPOP_ALGORITHMS);
@@ -251,11 +298,25 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
   }
   if (dpopAlgorithms.length === 0) throw new ConfigError('DPOP_ALGORITHMS: must name at least one algorithm');
 
-  const audiences = list(e.TOKEN_AUDIENCES);
   const introspectionClients = parseClientCredentials(e.INTROSPECTION_CLIENTS);
   if (e.ADMIN_API_KEY !== undefined && !ADMIN_KEY.test(e.ADMIN_API_KEY)) {
     throw new ConfigError(`ADMIN_API_KEY: must be at least ${MIN_SECRET_LENGTH} characters of token68 (letters, digits, -._~+/)`);
   }
+  const configured = list(e.TOKEN_AUDIENCES);
+  const audiences = configured.length > 0 ? configured : [publicUrl, tokenEndpoint];
+  const fileIssuers = new Map((layer?.issuers ?? []).map((i) => [i.issuer.replace(/\/+$/, ''), i]));
+  const issuers: IssuerConfig[] = trustedIssuers.map((issuer) => {
+    const own = fileIssuers.get(issuer);
+    return {
+      issuer,
+      jwksUrl: own?.jwksUrl ?? jwksUrlOf(issuer),
+      algorithms: own?.algorithms ?? algorithms,
+      audiences: own?.audiences ?? audiences,
+      profile: own?.profile ?? 'salesforce-asset-token',
+      proofOfPossession: own?.proofOfPossession,
+      allowedAssetIds: own?.allowedAssetIds,
+    };
+  });
   return {
     mode,
     port: e.PORT,
@@ -267,7 +328,7 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
     workers,
     redisKeyPrefix: e.REDIS_KEY_PREFIX,
     trustedIssuers,
-    audiences: audiences.length > 0 ? audiences : [publicUrl, tokenEndpoint],
+    audiences,
     algorithms,
     clockSkewSeconds: e.CLOCK_SKEW_SECONDS,
     accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS,
@@ -285,7 +346,7 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
     realm: e.REALM,
     logLevel: e.LOG_LEVEL,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
-    introspectionClients,
+    introspectionClients: [...introspectionClients, ...(layer?.introspectionClients ?? [])],
     adminApiKey: e.ADMIN_API_KEY,
     dpop: {
       proofOfPossession: e.PROOF_OF_POSSESSION,
@@ -293,6 +354,9 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
       iatWindowSeconds: e.DPOP_IAT_WINDOW_SECONDS,
       nonce: e.DPOP_NONCE_SECRET === undefined ? undefined : { secret: e.DPOP_NONCE_SECRET, lifetimeSeconds: e.DPOP_NONCE_LIFETIME_SECONDS },
     },
+    issuers,
+    metricsToken: e.METRICS_TOKEN,
+    configFile: layer?.source,
   };
 }
 

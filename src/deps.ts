@@ -1,9 +1,11 @@
 import type { Logger } from 'pino';
 import type { AppDeps } from './app.js';
 import { createDevIssuer } from './assertion/dev-issuer.js';
-import { localIssuer, remoteIssuer, TrustedIssuers, type IssuerSettings } from './assertion/issuers.js';
+import { configuredIssuer, localIssuer, TrustedIssuers, type IssuerSettings } from './assertion/issuers.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
+import { ActivityLog } from './ops/activity.js';
+import { Metrics } from './ops/metrics.js';
 import { MemoryTokenStore } from './tokens/memory-store.js';
 import { connectRedis, waitForReady } from './tokens/redis-client.js';
 import { RedisIngestStream, RedisTokenStore } from './tokens/redis-store.js';
@@ -16,12 +18,21 @@ export interface Runtime {
 }
 
 /** Config -> live dependencies: the store (Redis, or memory in development), issuers and their keys. */
-export async function buildRuntime(config: Config, logger: Logger, clock: Clock = systemClock): Promise<Runtime> {
+export async function buildRuntime(
+  config: Config,
+  logger: Logger,
+  clock: Clock = systemClock,
+  options: { processMetrics?: boolean } = {},
+): Promise<Runtime> {
+  const metrics = new Metrics({ processMetrics: options.processMetrics ?? false });
   let store: AppDeps['store'];
   let ingest: AppDeps['ingest'];
   if (config.redis) {
     const redis = connectRedis(config.redis);
-    redis.on('error', (err: Error) => logger.warn({ err: { message: err.message } }, 'redis connection error'));
+    redis.on('error', (err: Error) => {
+      metrics.redisConnectionError();
+      logger.warn({ err: { message: err.message } }, 'redis connection error');
+    });
     await waitForReady(redis, 30_000);
     await assertSchemaCurrent(redis, config.redisKeyPrefix);
     store = new RedisTokenStore(redis, {
@@ -35,6 +46,9 @@ export async function buildRuntime(config: Config, logger: Logger, clock: Clock 
     const memory = new MemoryTokenStore(clock);
     store = memory;
     ingest = memory;
+    metrics.gaugeAtScrape('assetgate_live_access_tokens', 'Unexpired access tokens (in-memory store only: counting in Redis is not cheap).', () =>
+      memory.liveAccessTokens(),
+    );
   }
 
   const settings: IssuerSettings = {
@@ -47,14 +61,15 @@ export async function buildRuntime(config: Config, logger: Logger, clock: Clock 
     },
   };
   const issuers = new TrustedIssuers();
-  const deps: AppDeps = { config, store, ingest, issuers, clock, logger };
+  const deps: AppDeps = { config, store, ingest, issuers, clock, logger, metrics };
+  if (config.mode !== 'production') deps.activity = new ActivityLog(clock);
   if (config.trustedIssuers.length > 0) {
-    for (const iss of config.trustedIssuers) issuers.add(remoteIssuer(iss, settings, clock));
+    for (const iss of config.issuers) issuers.add(configuredIssuer(iss, settings.jwks, clock, metrics.jwksObserver(iss.issuer)));
     // Warm the key caches so the first device does not wait; failures surface per request.
     await Promise.all(issuers.list().map((i) => i.keys.warm()));
   } else {
     const dev = await createDevIssuer(config.publicUrl, config.audiences[0]!, clock);
-    issuers.add(localIssuer(dev.issuer, async () => dev.jwks(), { ...settings, algorithms: ['RS256'] }, clock));
+    issuers.add(localIssuer(dev.issuer, async () => dev.jwks(), { ...settings, algorithms: ['RS256'] }, clock, metrics.jwksObserver(dev.issuer)));
     deps.devIssuer = dev;
     logger.warn(
       `!!! TRUSTED_ISSUERS is not set: trusting the embedded DEVELOPMENT issuer ${dev.issuer} (mint tokens at POST ${dev.issuer}/asset-tokens). Never use this in production. !!!`,

@@ -1,15 +1,23 @@
 import cluster from 'node:cluster';
 import type { Server } from 'node:http';
 import { createApp } from './app.js';
-import { ConfigError, loadConfig } from './config.js';
+import { isProcessEntry } from './cli/is-entry.js';
+import { systemClock } from './clock.js';
+import { loadEffectiveConfig } from './config-file.js';
+import { ConfigError } from './config.js';
 import { buildRuntime } from './deps.js';
 import { createLogger } from './ops/logger.js';
 
+export interface MainOptions {
+  /** Configuration file (`assetgate serve --config`); else ASSETGATE_CONFIG. */
+  configFile?: string | undefined;
+}
+
 /** Process entry: config -> deps -> app -> listen; graceful shutdown on SIGTERM / SIGINT. */
-export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+export async function main(env: NodeJS.ProcessEnv = process.env, options: MainOptions = {}): Promise<void> {
   let config;
   try {
-    config = loadConfig(env);
+    config = loadEffectiveConfig(env, options);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`assetgate: configuration error: ${err.message}\n`);
@@ -17,14 +25,15 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     }
     throw err;
   }
-  const logger = createLogger(config.logLevel);
+  // Pretty lines for a person at a terminal in development; JSON everywhere else.
+  const logger = createLogger(config.logLevel, undefined, { pretty: config.mode === 'development' && process.stdout.isTTY === true });
   if (config.workers > 1 && cluster.isPrimary) {
     superviseWorkers(config.workers, logger);
     return;
   }
   let runtime;
   try {
-    runtime = await buildRuntime(config, logger);
+    runtime = await buildRuntime(config, logger, systemClock, { processMetrics: true });
   } catch (err) {
     logger.fatal({ err: { message: (err as Error).message } }, 'start-up failed');
     process.stderr.write(`assetgate: start-up failed: ${(err as Error).message}\n`);
@@ -94,4 +103,5 @@ function superviseWorkers(count: number, logger: ReturnType<typeof createLogger>
   logger.info({ workers: count }, 'primary started workers');
 }
 
-await main();
+// Runs only as the process entry (`npm start`); the CLI imports main() for `assetgate serve`.
+if (isProcessEntry(import.meta.url)) await main();

@@ -1,4 +1,5 @@
 import type { JWK, JWTPayload } from 'jose';
+import type { ClaimProfile } from '../config.js';
 import { AssertionRejected } from './rejections.js';
 
 /** What the rest of the server knows about a verified asset token. Times in seconds. */
@@ -21,6 +22,10 @@ export interface ClaimsPolicyContext {
   nowSeconds: number;
   skewSeconds: number;
   maxLifetimeSeconds: number;
+  /** salesforce-asset-token (default): subject is `did`, else `sub`; generic-jwt: `sub` is required. */
+  profile?: ClaimProfile;
+  /** When set, `aid` must be present and listed (the issuer's configured asset allow-list). */
+  allowedAssetIds?: ReadonlySet<string>;
 }
 
 const MAX_ID_LENGTH = 256;
@@ -51,13 +56,20 @@ export function applyClaimsPolicy(payload: JWTPayload, ctx: ClaimsPolicyContext)
 
   const did = optionalString(payload, 'did');
   const sub = optionalString(payload, 'sub');
-  const subject = did ?? sub;
-  if (subject === undefined) throw new AssertionRejected('missing_claim', 'assertion names no subject (did or sub)');
+  // RFC 7523 §3 item 2 wants `sub`; asset tokens carry the device in `did` instead (DOMAIN.md).
+  const generic = ctx.profile === 'generic-jwt';
+  const subject = generic ? sub : (did ?? sub);
+  if (subject === undefined) {
+    throw new AssertionRejected('missing_claim', generic ? 'assertion has no sub' : 'assertion names no subject (did or sub)');
+  }
 
   const jti = optionalString(payload, 'jti') ?? optionalString(payload, 'id');
   if (jti === undefined) throw new AssertionRejected('missing_claim', 'assertion has no id (jti or id): it cannot be made single-use');
 
   const aid = optionalString(payload, 'aid');
+  if (ctx.allowedAssetIds && (aid === undefined || !ctx.allowedAssetIds.has(aid))) {
+    throw new AssertionRejected('asset_not_allowed', 'assertion names an asset this server does not accept', aid);
+  }
 
   let cnfJwk: JWK | undefined;
   if (payload.cnf !== undefined) {

@@ -19,6 +19,12 @@ export interface JwksPolicy {
 
 export type JwksLoader = () => Promise<unknown>;
 
+/** Hooks for metrics: each load attempt's outcome, and each key served from the cache. */
+export interface JwksObserver {
+  fetched(outcome: 'ok' | 'error'): void;
+  hit(): void;
+}
+
 type VerifyKey = Awaited<ReturnType<typeof importJWK>>;
 
 /** Which key types may verify which JWS algorithms (RFC 8725 §3.1: never a key of the wrong family). */
@@ -59,6 +65,7 @@ export class JwksCache {
     private readonly load: JwksLoader,
     private readonly policy: JwksPolicy,
     private readonly clock: Clock,
+    private readonly observer?: JwksObserver,
   ) {}
 
   /** Number of JWKS loads attempted, for tests and metrics. */
@@ -73,6 +80,11 @@ export class JwksCache {
           this.keys = parseJwks(doc);
           this.fetchedAt = this.clock.now();
           this.imported.clear();
+          this.observer?.fetched('ok');
+        })
+        .catch((err: unknown) => {
+          this.observer?.fetched('error');
+          throw err;
         })
         .finally(() => {
           this.inflight = undefined;
@@ -91,7 +103,9 @@ export class JwksCache {
 
   async getKey(header: JWSHeaderParameters): Promise<VerifyKey> {
     const now = this.clock.now();
+    let waited = false;
     if (this.fetchedAt === undefined) {
+      waited = true;
       // Cold: one attempt at a time, and not more than once a second while the endpoint fails.
       if (now - this.lastAttempt < Math.min(1000, this.policy.cooldownMs) && !this.inflight) {
         throw new IssuerUnavailableError('issuer keys not loaded yet (recent fetch failed)');
@@ -106,10 +120,12 @@ export class JwksCache {
     let jwk = this.select(header);
     if (!jwk && now - this.lastAttempt >= this.policy.cooldownMs) {
       // Unknown kid: the issuer may have rotated. On failure keep serving the cached keys.
+      waited = true;
       await this.refresh().catch(() => undefined);
       jwk = this.select(header);
     }
     if (!jwk) throw new UnknownKeyError(`no key of the issuer fits kid ${JSON.stringify(header.kid ?? null)} and alg ${header.alg}`);
+    if (!waited) this.observer?.hit();
     const cacheKey = `${jwk.kid ?? ''}\n${header.alg}\n${jwk.n ?? jwk.x ?? ''}`;
     let key = this.imported.get(cacheKey);
     if (!key) {

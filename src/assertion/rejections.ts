@@ -24,7 +24,8 @@ export type RejectionReason =
   | 'replayed'
   | 'device_blocked'
   /** Proof of possession is required but the asset token carries no usable cnf.jwk (RFC 7800). */
-  | 'no_confirmation_key';
+  | 'no_confirmation_key'
+  | 'asset_not_allowed';
 
 export class AssertionRejected extends Error {
   override name = 'AssertionRejected';

@@ -1,6 +1,6 @@
 import { decodeJwt, decodeProtectedHeader, jwtVerify, type JWSHeaderParameters, type JWTPayload } from 'jose';
 import type { Clock } from '../clock.js';
-import { applyClaimsPolicy, type AssetClaims } from './claims-policy.js';
+import { applyClaimsPolicy, type AssetClaims, type ClaimsPolicyContext } from './claims-policy.js';
 import type { TrustedIssuers } from './issuers.js';
 import { IssuerUnavailableError, UnknownKeyError } from './jwks.js';
 import { AssertionRejected, rejectionFromJose } from './rejections.js';
@@ -60,7 +60,7 @@ export async function verifyAssetToken(token: string, ctx: VerifyContext): Promi
   try {
     ({ payload: verified } = await jwtVerify(token, key, {
       issuer: issuer.issuer,
-      audience: ctx.audiences,
+      audience: issuer.audiences ?? ctx.audiences,
       algorithms: issuer.algorithms,
       clockTolerance: ctx.skewSeconds,
       currentDate: new Date(nowMs),
@@ -69,9 +69,12 @@ export async function verifyAssetToken(token: string, ctx: VerifyContext): Promi
   } catch (err) {
     throw rejectionFromJose(err);
   }
-  return applyClaimsPolicy(verified, {
+  const policy: ClaimsPolicyContext = {
     nowSeconds: Math.floor(nowMs / 1000),
     skewSeconds: ctx.skewSeconds,
     maxLifetimeSeconds: ctx.maxLifetimeSeconds,
-  });
+  };
+  if (issuer.profile) policy.profile = issuer.profile;
+  if (issuer.allowedAssetIds) policy.allowedAssetIds = issuer.allowedAssetIds;
+  return applyClaimsPolicy(verified, policy);
 }

@@ -1,23 +1,30 @@
 import { LATEST_SCHEMA_VERSION } from '../../migrations/index.js';
-import { ConfigError, loadConfig } from '../config.js';
+import { loadEffectiveConfig } from '../config-file.js';
+import { ConfigError, type Config } from '../config.js';
 import { connectRedis, waitForReady } from '../tokens/redis-client.js';
 import { migrate } from '../tokens/schema.js';
+import { isProcessEntry } from './is-entry.js';
 
-/** `npm run migrate`: applies pending Redis keyspace migrations for REDIS_URL / REDIS_KEY_PREFIX. */
-try {
-  const config = loadConfig(process.env);
-  if (!config.redis) {
-    process.stdout.write('No Redis configured: the in-memory store needs no migrations.\n');
-    process.exit(0);
-  }
+/** Applies pending Redis keyspace migrations for the configured Redis (any topology) and REDIS_KEY_PREFIX; returns a report line. */
+export async function runMigrations(config: Config): Promise<string> {
+  if (!config.redis) return 'No Redis configured: the in-memory store needs no migrations.';
   const redis = connectRedis(config.redis, { enableOfflineQueue: true });
-  await waitForReady(redis, 10_000);
-  const applied = await migrate({ redis, keyPrefix: config.redisKeyPrefix, ingestStream: config.ingest.streamKey });
-  process.stdout.write(
-    applied.length ? `applied migrations ${applied.join(', ')}; schema at ${LATEST_SCHEMA_VERSION}\n` : `schema already at ${LATEST_SCHEMA_VERSION}\n`,
-  );
-  await redis.quit();
-} catch (err) {
-  process.stderr.write(`assetgate migrate: ${err instanceof ConfigError ? 'configuration error: ' : ''}${(err as Error).message}\n`);
-  process.exit(1);
+  try {
+    await waitForReady(redis, 10_000);
+    const applied = await migrate({ redis, keyPrefix: config.redisKeyPrefix, ingestStream: config.ingest.streamKey });
+    return applied.length ? `applied migrations ${applied.join(', ')}; schema at ${LATEST_SCHEMA_VERSION}` : `schema already at ${LATEST_SCHEMA_VERSION}`;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+// `npm run migrate` (same as `assetgate migrate`).
+if (isProcessEntry(import.meta.url)) {
+  try {
+    process.stdout.write(`${await runMigrations(loadEffectiveConfig(process.env))}\n`);
+  } catch (err) {
+    const usage = err instanceof ConfigError;
+    process.stderr.write(`assetgate migrate: ${usage ? 'configuration error: ' : ''}${(err as Error).message}\n`);
+    process.exit(usage ? 2 : 1);
+  }
 }

@@ -16,6 +16,7 @@ export const PATHS = {
   metadata: '/.well-known/oauth-authorization-server', // RFC 8414 §3
   openapi: '/openapi.json',
   adminDeviceRevoke: '/admin/devices/:did/revoke',
+  metrics: '/metrics',
 } as const;
 /** RFC 8414 §2 names of the client authentication methods offered to resource servers. */
 export const CLIENT_AUTH_BASIC = 'client_secret_basic'; // RFC 6749 §2.3.1, HTTP Basic

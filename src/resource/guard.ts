@@ -1,4 +1,6 @@
 import type { Context, Next } from 'koa';
+import type { AssetClaims } from '../assertion/claims-policy.js';
+import type { AssertionObserver } from '../assertion/observer.js';
 import { AssertionRejected } from '../assertion/rejections.js';
 import { verifyAssetToken, type VerifyContext } from '../assertion/verify.js';
 import type { Clock } from '../clock.js';
@@ -33,6 +35,8 @@ export interface GuardDeps {
   verify: VerifyContext;
   clock: Clock;
   dpop: DpopContext;
+  /** Metrics and the development activity page. */
+  observer?: AssertionObserver;
 }
 
 /** RFC 6750 §2.1 `Bearer` or RFC 9449 §7.1 `DPoP`. */
@@ -155,8 +159,9 @@ async function principalFromAssetToken(credentials: Credentials, deps: GuardDeps
   let use: AssertionUse;
   let principal: Principal;
   let cnfJkt: string | undefined;
+  let claims: AssetClaims;
   try {
-    const claims = await verifyAssetToken(credentials.token, deps.verify);
+    claims = await verifyAssetToken(credentials.token, deps.verify);
     cnfJkt = await cnfThumbprint(claims);
     use = assertionUseOf(claims, deps.verify.skewSeconds);
     principal = { via: 'asset_token', sub: claims.subject, iss: claims.iss, exp: claims.exp };
@@ -164,6 +169,7 @@ async function principalFromAssetToken(credentials: Credentials, deps: GuardDeps
     if (claims.aid !== undefined) principal.aid = claims.aid;
   } catch (err) {
     if (err instanceof AssertionRejected) {
+      deps.observer?.rejected(err.reason);
       throw challenged(new InvalidToken(`asset token rejected: ${err.hint}`, { debug: `${err.reason}: ${err.debug ?? ''}` }), deps, credentials.scheme);
     }
     throw err;
@@ -173,9 +179,11 @@ async function principalFromAssetToken(credentials: Credentials, deps: GuardDeps
   if (jkt !== undefined) principal.jkt = jkt;
   const outcome = await deps.store.consumeAssertion(use);
   if (outcome !== 'accepted') {
+    deps.observer?.rejected(outcome);
     const hint = outcome === 'replayed' ? 'asset token has already been used' : 'asset token was issued before the device was revoked';
     throw challenged(new InvalidToken(hint, { debug: outcome }), deps, credentials.scheme);
   }
   ctx.state.assertionUse = use;
+  deps.observer?.accepted(claims);
   return principal;
 }

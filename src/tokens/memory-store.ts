@@ -56,6 +56,14 @@ export class MemoryTokenStore implements TokenStore, IngestStream {
     return 'accepted';
   }
 
+  /** Unexpired access tokens (for the live-tokens gauge; O(n), scrape time only). */
+  liveAccessTokens(): number {
+    const now = this.clock.now();
+    let n = 0;
+    for (const r of this.tokens.values()) if (r.exp > now) n += 1;
+    return n;
+  }
+
   async releaseAssertion(use: AssertionUse): Promise<void> {
     this.uses.delete(this.useKey(use));
   }

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { Writable } from 'node:stream';
 import { createApp } from '../../src/app.js';
 import type { Clock } from '../../src/clock.js';
-import { loadConfig, type Config } from '../../src/config.js';
+import { loadConfig, type Config, type ConfigLayer } from '../../src/config.js';
 import { buildRuntime, type Runtime } from '../../src/deps.js';
 import { createLogger } from '../../src/ops/logger.js';
 import type { RedisConnection } from '../../src/tokens/redis-client.js';
@@ -40,6 +40,8 @@ export interface HarnessOptions {
   /** Another topology: the env that selects it (e.g. REDIS_CLUSTER_NODES) and an admin connection to it. */
   topology?: { env: Record<string, string>; admin: () => RedisConnection };
   prefix?: string;
+  /** A configuration file layer under the env (see src/config-file.ts readConfigFile). */
+  layer?: ConfigLayer;
 }
 
 /** An assetgate app in-process on a free loopback port, over real HTTP, with a real Redis. */
@@ -61,7 +63,7 @@ export async function startAssetgate(options: HarnessOptions = {}): Promise<Harn
     LOG_LEVEL: 'info',
     ...(useRedis ? { ...topology.env, REDIS_KEY_PREFIX: prefix } : {}),
     ...options.env,
-  });
+  }, options.layer);
   const logs: string[] = [];
   const sink = new Writable({
     write(chunk, _enc, cb) {

@@ -5,6 +5,7 @@ import type { AssetClaims } from '../../assertion/claims-policy.js';
 import type { DpopContext } from '../../dpop/context.js';
 import { bindExchange } from '../../dpop/exchange.js';
 import type { ProofRequest } from '../../dpop/proof.js';
+import type { AssertionObserver } from '../../assertion/observer.js';
 import { mintAccessToken } from '../../tokens/access-token.js';
 import type { AccessTokenRecord, AssertionUse, TokenStore } from '../../tokens/store.js';
 import { TOKEN_TYPE_BEARER, TOKEN_TYPE_DPOP } from '../../dpop/constants.js';
@@ -18,6 +19,8 @@ export interface SessionIssuerDeps {
   accessTokenTtlSeconds: number;
   supportedScopes: string[] | undefined;
   dpop: DpopContext;
+  /** Metrics and the development activity page. */
+  observer?: AssertionObserver;
 }
 
 /** The single-use mark of an asset token lives until its exp plus skew (RFC 7523 §3 item 7). */
@@ -41,9 +44,13 @@ export async function exchangeAssetToken(
   assertion: string,
   requestedScope: string | undefined,
   deps: SessionIssuerDeps,
-  rejected: RejectionToError,
+  rejectedAs: RejectionToError,
   proof: ProofRequest,
 ): Promise<TokenResponse> {
+  const rejected: RejectionToError = (r) => {
+    deps.observer?.rejected(r.reason);
+    return rejectedAs(r);
+  };
   const scope = grantScope(requestedScope, deps.supportedScopes);
   let claims: AssetClaims;
   let jkt: string | undefined;
@@ -68,6 +75,7 @@ export async function exchangeAssetToken(
   if (outcome === 'replayed') throw rejected(new AssertionRejected('replayed', 'assertion has already been used'));
   if (outcome === 'device_blocked') throw rejected(new AssertionRejected('device_blocked', 'assertion was issued before the device was revoked'));
 
+  deps.observer?.accepted(claims);
   const response: TokenResponse = { access_token: token, token_type: jkt === undefined ? TOKEN_TYPE_BEARER : TOKEN_TYPE_DPOP, expires_in: Math.floor(lifetimeMs / 1000) };
   if (scope !== undefined) response.scope = scope;
   return response;

@@ -1,0 +1,195 @@
+import { readFileSync } from 'node:fs';
+import { extname } from 'node:path';
+import { parseDocument } from 'yaml';
+import { z } from 'zod';
+import { PROOF_OF_POSSESSION_POLICIES } from './dpop/policy.js';
+import {
+  ALLOWED_ALGORITHMS,
+  CLAIM_PROFILES,
+  ConfigError,
+  EnvSchema,
+  issuerUrl,
+  loadConfig,
+  type Config,
+  type ConfigLayer,
+} from './config.js';
+
+/**
+ * The configuration file (JSON or YAML) holds what environment variables express badly: per-issuer
+ * settings and introspection clients. Any environment variable may also be set under `settings`;
+ * the environment wins over the file.
+ */
+
+export const CONFIG_FILE_VARIABLE = 'ASSETGATE_CONFIG';
+
+const algorithm = z.enum([...ALLOWED_ALGORITHMS] as [string, ...string[]]);
+const nonEmpty = z.string().min(1, { error: 'expected a non-empty string' });
+
+export const IssuerEntrySchema = z
+  .object({
+    issuer: issuerUrl.describe('Issuer identifier, compared exactly with the token\'s `iss` (https; http only for loopback).'),
+    jwks_url: issuerUrl
+      .optional()
+      .describe('Where the issuer\'s keys are published. Default: `{issuer}/id/keys` (Salesforce).'),
+    algorithms: z
+      .array(algorithm)
+      .min(1, { error: 'expected at least one algorithm' })
+      .optional()
+      .describe('JWS algorithms accepted from this issuer. Default: ASSERTION_ALGORITHMS.'),
+    audiences: z
+      .array(nonEmpty)
+      .min(1, { error: 'expected at least one audience' })
+      .optional()
+      .describe('Audiences a token from this issuer may name. Default: TOKEN_AUDIENCES.'),
+    profile: z
+      .enum(CLAIM_PROFILES)
+      .optional()
+      .describe('Claims profile: `salesforce-asset-token` takes `did` as the subject (else `sub`); `generic-jwt` requires `sub`. Default: salesforce-asset-token.'),
+    proof_of_possession: z
+      .enum(PROOF_OF_POSSESSION_POLICIES)
+      .optional()
+      .describe('Proof-of-possession policy (RFC 9449 DPoP / RFC 7800 cnf): off, optional or required. Default: off.'),
+    allowed_asset_ids: z
+      .array(nonEmpty)
+      .min(1, { error: 'expected at least one asset id' })
+      .optional()
+      .describe('When set, only tokens whose `aid` is listed are accepted.'),
+  })
+  .strict();
+
+export const IntrospectionClientSchema = z
+  .object({
+    client_id: nonEmpty.describe('Client id sent with HTTP Basic authentication (RFC 6749 §2.3.1).'),
+    client_secret: z
+      .string()
+      .min(16, { error: 'expected at least 16 characters' })
+      .optional()
+      .describe('The secret itself (prefer client_secret_env).'),
+    client_secret_env: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'expected an environment variable name' })
+      .optional()
+      .describe('Name of the environment variable holding the secret.'),
+  })
+  .strict()
+  .refine((c) => (c.client_secret === undefined) !== (c.client_secret_env === undefined), {
+    error: 'expected exactly one of client_secret and client_secret_env',
+  });
+
+const settingValue = z.union([z.string(), z.number(), z.boolean()], { error: 'expected a string, number or boolean' });
+
+export const ConfigFileSchema = z
+  .object({
+    settings: z
+      .record(z.string(), settingValue)
+      .optional()
+      .describe('Any environment variable of the table above, by its name; the environment wins.'),
+    issuers: z.array(IssuerEntrySchema).optional().describe('Trusted issuers and their settings.'),
+    introspection_clients: z.array(IntrospectionClientSchema).optional().describe('Callers of POST /oauth2/introspect (RFC 7662).'),
+  })
+  .strict();
+
+export type ConfigFile = z.infer<typeof ConfigFileSchema>;
+
+/** `issuers[0].algorithms[1]` */
+export function formatPath(path: ReadonlyArray<PropertyKey>): string {
+  let out = '';
+  for (const part of path) out += typeof part === 'number' ? `[${part}]` : `${out ? '.' : ''}${String(part)}`;
+  return out || '(top level)';
+}
+
+function parseText(path: string, text: string): unknown {
+  if (extname(path).toLowerCase() === '.json') {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch (err) {
+      throw new ConfigError(`${path}: not valid JSON: ${(err as Error).message}`);
+    }
+  }
+  const doc = parseDocument(text, { prettyErrors: true });
+  if (doc.errors.length > 0) {
+    const first = doc.errors[0]!;
+    const at = first.linePos?.[0] ? `line ${first.linePos[0].line}, column ${first.linePos[0].col}: ` : '';
+    throw new ConfigError(`${path}: not valid YAML: ${at}${first.message.split('\n')[0]!.split(' at line ')[0]}`);
+  }
+  return doc.toJS() as unknown;
+}
+
+/** Reads and validates a configuration file into a layer under the environment. */
+export function readConfigFile(path: string, env: NodeJS.ProcessEnv | Record<string, string | undefined> = {}): ConfigLayer {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`${path}: cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  const raw = parseText(path, text) ?? {};
+  const parsed = ConfigFileSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ConfigError(`${path}: ${formatPath(issue.path)}: ${issue.message}`);
+  }
+  const file = parsed.data;
+  const settings: Record<string, string> = {};
+  for (const [name, value] of Object.entries(file.settings ?? {})) {
+    if (!(name in EnvSchema.shape)) {
+      throw new ConfigError(`${path}: settings.${name}: unknown setting (expected an environment variable name from docs/configuration.md)`);
+    }
+    settings[name] = String(value);
+  }
+  const introspectionClients = (file.introspection_clients ?? []).map((c, i) => {
+    const secret = c.client_secret ?? env[c.client_secret_env!];
+    if (!secret) {
+      throw new ConfigError(`${path}: introspection_clients[${i}].client_secret_env: environment variable ${c.client_secret_env} is not set`);
+    }
+    return { id: c.client_id, secret };
+  });
+  return {
+    source: path,
+    settings,
+    introspectionClients,
+    issuers: (file.issuers ?? []).map((i) => ({
+      issuer: i.issuer.replace(/\/+$/, ''),
+      ...(i.jwks_url !== undefined ? { jwksUrl: i.jwks_url } : {}),
+      ...(i.algorithms !== undefined ? { algorithms: i.algorithms } : {}),
+      ...(i.audiences !== undefined ? { audiences: i.audiences } : {}),
+      ...(i.profile !== undefined ? { profile: i.profile } : {}),
+      ...(i.proof_of_possession !== undefined ? { proofOfPossession: i.proof_of_possession } : {}),
+      ...(i.allowed_asset_ids !== undefined ? { allowedAssetIds: i.allowed_asset_ids } : {}),
+    })),
+  };
+}
+
+/**
+ * The process's configuration: the file named by `--config` (configFile) or ASSETGATE_CONFIG, if
+ * any, under the environment.
+ */
+export function loadEffectiveConfig(
+  env: NodeJS.ProcessEnv | Record<string, string | undefined>,
+  options: { configFile?: string | undefined } = {},
+): Config {
+  const path = options.configFile ?? (env[CONFIG_FILE_VARIABLE] || undefined);
+  return loadConfig(env, path ? readConfigFile(path, env) : undefined);
+}
+
+const SECRET_MASK = '********';
+
+/** The effective configuration for display: secrets masked, credentials stripped from URLs. */
+export function maskedConfig(config: Config): Record<string, unknown> {
+  const maskUrl = (url: string | undefined) => {
+    if (!url) return url;
+    try {
+      const u = new URL(url);
+      if (u.password) u.password = SECRET_MASK;
+      return u.toString();
+    } catch {
+      return SECRET_MASK;
+    }
+  };
+  return {
+    ...config,
+    redisUrl: maskUrl(config.redisUrl),
+    metricsToken: config.metricsToken ? SECRET_MASK : undefined,
+    introspectionClients: config.introspectionClients.map((c) => ({ id: c.id, secret: SECRET_MASK })),
+  };
+}

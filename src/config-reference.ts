@@ -1,0 +1,157 @@
+import { writeFileSync } from 'node:fs';
+import { z } from 'zod';
+import { isProcessEntry } from './cli/is-entry.js';
+import { ConfigFileSchema, IntrospectionClientSchema, IssuerEntrySchema } from './config-file.js';
+import { EnvSchema } from './config.js';
+
+/**
+ * Renders docs/configuration.md from the zod schemas (`npm run docs:config`); a test fails when the
+ * committed file differs from what this renders, so the reference never drifts from the code.
+ */
+
+export const REFERENCE_PATH = 'docs/configuration.md';
+
+/** What each environment variable means; names, types, bounds and defaults come from EnvSchema. */
+export const ENV_DESCRIPTIONS: Record<string, string> = {
+  NODE_ENV: '`production` refuses the development issuer and the in-memory store; `test` and anything else run as development.',
+  PORT: 'TCP port to listen on.',
+  HOST: 'Address to bind.',
+  PUBLIC_URL: 'The server\'s external base URL; default `http://localhost:{PORT}`. Default audiences derive from it.',
+  REDIS_URL: 'Redis for tokens, single-use marks and the ingest stream. Unset: the in-memory development store (refused in production).',
+  REDIS_KEY_PREFIX: 'Prefix of every Redis key.',
+  TRUSTED_ISSUERS: 'Comma-separated issuer URLs. Overrides the file\'s `issuers` list (their per-issuer settings still apply). None: the embedded development issuer (refused in production).',
+  TOKEN_AUDIENCES: 'Comma-separated audiences an asset token must name (any one). Default: PUBLIC_URL and its token endpoint.',
+  ASSERTION_ALGORITHMS: 'Comma-separated asymmetric JWS algorithms accepted (RFC 8725 §3.1).',
+  CLOCK_SKEW_SECONDS: 'Tolerance for exp, nbf and iat.',
+  ACCESS_TOKEN_TTL_SECONDS: 'Access token lifetime (never beyond the asset token\'s exp).',
+  MAX_ASSERTION_LIFETIME_SECONDS: 'Asset tokens whose exp lies further ahead are refused.',
+  ASSERTION_MAX_BYTES: 'Largest asset token accepted.',
+  JWKS_COOLDOWN_SECONDS: 'Least gap between JWKS refetches caused by unknown kids.',
+  JWKS_MAX_AGE_SECONDS: 'Age after which cached keys are refreshed in the background.',
+  JWKS_TIMEOUT_MS: 'JWKS fetch timeout.',
+  JWKS_MAX_BYTES: 'Largest JWKS document accepted.',
+  SUPPORTED_SCOPES: 'Space- or comma-separated scopes that may be granted. Unset: any valid scope as requested.',
+  INGEST_STREAM_KEY: 'Redis stream name (under the prefix) for /ingestapi events.',
+  INGEST_STREAM_MAXLEN: 'Approximate cap of the ingest stream.',
+  INGEST_MAX_BYTES: 'Largest /ingestapi body.',
+  FORM_MAX_BYTES: 'Largest token endpoint form body.',
+  REALM: 'RFC 6750 realm in WWW-Authenticate challenges.',
+  LOG_LEVEL: 'pino log level.',
+  SHUTDOWN_GRACE_MS: 'Time in-flight requests get after SIGTERM.',
+  METRICS_TOKEN: 'When set, GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>`. Secret: masked by `assetgate config check`.',
+};
+
+type JsonSchema = {
+  type?: string | string[];
+  enum?: unknown[];
+  default?: unknown;
+  minimum?: number;
+  maximum?: number;
+  minLength?: number;
+  minItems?: number;
+  pattern?: string;
+  format?: string;
+  description?: string;
+  items?: JsonSchema;
+  properties?: Record<string, JsonSchema>;
+  required?: string[];
+  anyOf?: JsonSchema[];
+};
+
+const toJson = (schema: z.ZodType): JsonSchema => z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as JsonSchema;
+const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+
+function describeType(s: JsonSchema): string {
+  if (s.enum) return `one of ${s.enum.map((v) => `\`${String(v)}\``).join(', ')}`;
+  if (s.anyOf) return s.anyOf.map(describeType).join(' or ');
+  if (s.type === 'array' && s.items) return `list of ${describeType(s.items)}${s.minItems ? ` (at least ${s.minItems})` : ''}`;
+  if (s.type === 'integer') return `integer ${s.minimum ?? ''}..${s.maximum ?? ''}`;
+  if (s.type === 'object') return 'object';
+  let text = String(s.type ?? 'value');
+  if (s.format === 'uri') text = 'URL';
+  if (s.minLength && s.minLength > 1) text += ` of at least ${s.minLength} characters`;
+  if (s.pattern) text += `, matching \`${s.pattern}\``;
+  return text;
+}
+
+const defaultOf = (s: JsonSchema): string => (s.default === undefined ? '' : `\`${String(s.default)}\``);
+
+function propertyTable(schema: JsonSchema, heading: string[], row: (name: string, p: JsonSchema, required: boolean) => string[]): string {
+  const lines = [`| ${heading.join(' | ')} |`, `| ${heading.map(() => '---').join(' | ')} |`];
+  for (const [name, p] of Object.entries(schema.properties ?? {})) lines.push(`| ${row(name, p, (schema.required ?? []).includes(name)).map(cell).join(' | ')} |`);
+  return lines.join('\n');
+}
+
+const EXAMPLE = `settings:
+  NODE_ENV: production
+  REDIS_URL: redis://127.0.0.1:6379
+  ACCESS_TOKEN_TTL_SECONDS: 900
+issuers:
+  - issuer: https://acme.my.site.com
+    audiences: [https://devices.example.com/oauth2/token]
+    allowed_asset_ids: [02iAAA000001, 02iAAA000002]
+  - issuer: https://login.example.net
+    jwks_url: https://login.example.net/.well-known/jwks.json
+    profile: generic-jwt
+    algorithms: [ES256]
+    proof_of_possession: optional
+introspection_clients:
+  - client_id: gateway
+    client_secret_env: GATEWAY_INTROSPECTION_SECRET`;
+
+export function renderConfigReference(): string {
+  const env = toJson(EnvSchema);
+  const envTable = propertyTable(env, ['Variable', 'Type', 'Default', 'Meaning'], (name, p) => [
+    `\`${name}\``,
+    describeType(p),
+    defaultOf(p),
+    ENV_DESCRIPTIONS[name] ?? '',
+  ]);
+  const fileRow = (name: string, p: JsonSchema, required: boolean) => [`\`${name}\``, describeType(p), required ? 'yes' : '', p.description ?? ''];
+  const fileHeading = ['Key', 'Type', 'Required', 'Meaning'];
+  return `<!-- Generated by \`npm run docs:config\` from src/config.ts and src/config-file.ts. Do not edit by hand. -->
+# Configuration reference
+
+assetgate reads environment variables and, optionally, a configuration file (JSON, or YAML for any
+other extension) named by \`--config\` or \`ASSETGATE_CONFIG\`. The environment wins over the file.
+Errors name the variable, or the file and the path inside it, and what was expected; nothing starts
+on a bad configuration (exit code 2). \`assetgate config check\` prints the effective configuration
+with secrets masked.
+
+## Environment variables
+
+Every variable may also be set in the file under \`settings\`.
+
+${envTable}
+
+## Configuration file
+
+${propertyTable(toJson(ConfigFileSchema), fileHeading, fileRow)}
+
+### \`issuers[]\`
+
+Without \`TRUSTED_ISSUERS\`, the issuers listed here are the trusted issuers. With it, the
+variable chooses the issuers and an entry here only adds settings to the issuer of the same name.
+Unset values fall back to the global settings.
+
+${propertyTable(toJson(IssuerEntrySchema), fileHeading, fileRow)}
+
+### \`introspection_clients[]\`
+
+Exactly one of \`client_secret\` and \`client_secret_env\`.
+
+${propertyTable(toJson(IntrospectionClientSchema), fileHeading, fileRow)}
+
+### Example
+
+\`\`\`yaml
+${EXAMPLE}
+\`\`\`
+`;
+}
+
+// `npm run docs:config`
+if (isProcessEntry(import.meta.url)) {
+  writeFileSync(REFERENCE_PATH, renderConfigReference());
+  process.stdout.write(`wrote ${REFERENCE_PATH}\n`);
+}

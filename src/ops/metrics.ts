@@ -1,0 +1,209 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { Context, Next } from 'koa';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { AssetClaims } from '../assertion/claims-policy.js';
+import type { JwksObserver } from '../assertion/jwks.js';
+import type { AssertionObserver } from '../assertion/observer.js';
+import type { RejectionReason } from '../assertion/rejections.js';
+import { PATHS } from '../oauth/constants.js';
+import { InvalidToken, MissingCredentials, type OAuthError } from '../oauth/errors.js';
+import { bearerChallenge } from '../resource/challenge.js';
+import type { Principal } from '../resource/guard.js';
+import { StoreUnavailableError } from '../tokens/store.js';
+import type { ActivityLog } from './activity.js';
+
+/** Where an asset token was presented: the token endpoint (exchange) or a resource (bearer sequence). */
+export type AssertionStage = 'token' | 'resource';
+
+type Inc = { inc(value?: number): void };
+
+/** Label children cached by a string key, so the hot path allocates no label objects. */
+class ChildCache<T> {
+  private readonly children = new Map<string, T>();
+  constructor(private readonly make: (...values: string[]) => T) {}
+  get(key: string, ...values: string[]): T {
+    let child = this.children.get(key);
+    if (child === undefined) {
+      child = this.make(...values);
+      this.children.set(key, child);
+    }
+    return child;
+  }
+}
+
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
+/**
+ * Prometheus metrics (one registry per app, so tests never share counters). Label values come from
+ * bounded sets only: matched routes, OAuth error codes, rejection reasons, configured issuers.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly requests = new Counter({
+    name: 'assetgate_http_requests_total',
+    help: 'HTTP requests by matched route, method and outcome ("ok" or the OAuth error code).',
+    labelNames: ['route', 'method', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly latency = new Histogram({
+    name: 'assetgate_http_request_duration_seconds',
+    help: 'HTTP request latency by matched route.',
+    labelNames: ['route'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly exchanges = new Counter({
+    name: 'assetgate_token_exchanges_total',
+    help: 'Token endpoint requests by grant type and outcome ("issued" or the OAuth error code).',
+    labelNames: ['grant_type', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly rejections = new Counter({
+    name: 'assetgate_assertion_rejections_total',
+    help: 'Asset tokens refused, by stage (token endpoint or resource) and stable reason.',
+    labelNames: ['stage', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly accepted = new Counter({
+    name: 'assetgate_assertions_accepted_total',
+    help: 'Asset tokens accepted, by stage.',
+    labelNames: ['stage'] as const,
+    registers: [this.registry],
+  });
+  readonly ingestEvents = new Counter({
+    name: 'assetgate_ingest_events_total',
+    help: 'Events accepted at /ingestapi, by credential (access_token: exchange sequence; asset_token: bearer sequence).',
+    labelNames: ['via'] as const,
+    registers: [this.registry],
+  });
+  readonly jwksFetches = new Counter({
+    name: 'assetgate_jwks_fetches_total',
+    help: 'JWKS loads by issuer and outcome.',
+    labelNames: ['issuer', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly jwksHits = new Counter({
+    name: 'assetgate_jwks_cache_hits_total',
+    help: 'Verification keys served from the JWKS cache without a fetch, by issuer.',
+    labelNames: ['issuer'] as const,
+    registers: [this.registry],
+  });
+  readonly redisErrors = new Counter({
+    name: 'assetgate_redis_errors_total',
+    help: 'Redis failures: connection (client error events) and command (requests answered 503).',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly requestChildren = new ChildCache<Inc>((route, method, outcome) => this.requests.labels(route!, method!, outcome!));
+  private readonly latencyChildren = new ChildCache((route) => this.latency.labels(route!));
+  private readonly exchangeChildren = new ChildCache<Inc>((grant, outcome) => this.exchanges.labels(grant!, outcome!));
+  private readonly rejectionChildren = new ChildCache<Inc>((stage, reason) => this.rejections.labels(stage!, reason!));
+
+  constructor(options: { processMetrics?: boolean } = {}) {
+    if (options.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'assetgate_' });
+  }
+
+  /** A gauge read at scrape time only (e.g. live tokens of the memory store: cheap there). */
+  gaugeAtScrape(name: string, help: string, read: () => number): void {
+    new Gauge({
+      name,
+      help,
+      registers: [this.registry],
+      collect() {
+        this.set(read());
+      },
+    });
+  }
+
+  jwksObserver(issuer: string): JwksObserver {
+    const ok = this.jwksFetches.labels(issuer, 'ok');
+    const error = this.jwksFetches.labels(issuer, 'error');
+    const hit = this.jwksHits.labels(issuer);
+    return { fetched: (outcome) => (outcome === 'ok' ? ok : error).inc(), hit: () => hit.inc() };
+  }
+
+  assertionObserver(stage: AssertionStage, activity?: ActivityLog): AssertionObserver {
+    const accepted = this.accepted.labels(stage);
+    return {
+      accepted: (claims: AssetClaims) => {
+        accepted.inc();
+        if (stage === 'token') activity?.exchange(claims.did ?? claims.subject, 'issued');
+      },
+      rejected: (reason: RejectionReason) => {
+        this.rejectionChildren.get(`${stage}|${reason}`, stage, reason).inc();
+        if (stage === 'token') activity?.exchange(undefined, reason);
+      },
+    };
+  }
+
+  redisConnectionError(): void {
+    this.redisErrors.labels('connection').inc();
+  }
+
+  /** Outermost (inside the request context): counts every request with its final status and error. */
+  observeRequests(activity?: ActivityLog) {
+    const observeRequestsMiddleware = async (ctx: Context, next: Next): Promise<void> => {
+      const started = process.hrtime.bigint();
+      try {
+        await next();
+      } finally {
+        this.record(ctx, Number(process.hrtime.bigint() - started) / 1e9, activity);
+      }
+    };
+    return observeRequestsMiddleware;
+  }
+
+  /** Sits just inside the error renderer: sees what was thrown before it becomes an OAuth error. */
+  readonly captureFailureCause = async (ctx: Context, next: Next): Promise<void> => {
+    try {
+      await next();
+    } catch (err) {
+      if (err instanceof StoreUnavailableError) this.redisErrors.labels('command').inc();
+      throw err;
+    }
+  };
+
+  record(ctx: Context, seconds: number, activity: ActivityLog | undefined): void {
+    const route = (ctx as Context & { _matchedRoute?: string })._matchedRoute ?? 'unmatched';
+    const error = ctx.state.error as OAuthError | undefined;
+    const outcome = error ? error.code || 'unauthenticated' : ctx.status < 400 ? 'ok' : `http_${ctx.status}`;
+    this.requestChildren.get(`${route}|${ctx.method}|${outcome}`, route, ctx.method, outcome).inc();
+    this.latencyChildren.get(route, route).observe(seconds);
+    const grantType = ctx.state.grantType as string | undefined;
+    if (grantType !== undefined) {
+      const result = outcome === 'ok' ? 'issued' : outcome;
+      this.exchangeChildren.get(`${grantType}|${result}`, grantType, result).inc();
+    }
+    const principal = ctx.state.principal as Principal | undefined;
+    const ingested = route === PATHS.ingest && ctx.status === 202;
+    if (principal && ingested) this.ingestEvents.labels(principal.via).inc();
+    if (activity && principal) activity.call(route, principal, outcome, seconds * 1000, ingested);
+  }
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/** GET /metrics in the Prometheus text format; with METRICS_TOKEN set, only for that bearer token. */
+export function metricsEndpoint(metrics: Metrics, token: string | undefined, realm: string) {
+  return async function metricsEndpointMiddleware(ctx: Context): Promise<void> {
+    if (token !== undefined) {
+      const match = /^Bearer +(\S+)$/i.exec(ctx.get('authorization'));
+      if (!match) {
+        throw new MissingCredentials('metrics need a bearer token', { headers: { 'WWW-Authenticate': bearerChallenge(realm) } });
+      }
+      if (!sameSecret(match[1]!, token)) {
+        const err = new InvalidToken('metrics token is not valid');
+        err.headers['WWW-Authenticate'] = bearerChallenge(realm, { code: err.code, description: err.description });
+        throw err;
+      }
+    }
+    ctx.set('Cache-Control', 'no-store');
+    ctx.type = metrics.registry.contentType;
+    ctx.body = await metrics.registry.metrics();
+  };
+}

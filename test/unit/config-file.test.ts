@@ -1,0 +1,151 @@
+import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from '@jest/globals';
+import { loadEffectiveConfig, maskedConfig, readConfigFile } from '../../src/config-file.js';
+import { ConfigError, loadConfig } from '../../src/config.js';
+import { REFERENCE_PATH, renderConfigReference, ENV_DESCRIPTIONS } from '../../src/config-reference.js';
+import { EnvSchema } from '../../src/config.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'assetgate-config-'));
+const file = (name: string, text: string): string => {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+};
+const errorOf = (fn: () => unknown): string => {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as Error).message;
+  }
+  throw new Error('expected a ConfigError');
+};
+
+const YAML = `settings:
+  ACCESS_TOKEN_TTL_SECONDS: 900
+  LOG_LEVEL: warn
+  REDIS_URL: redis://:hunter2hunter2@127.0.0.1:6379
+  METRICS_TOKEN: metrics-token-0123456789
+issuers:
+  - issuer: https://acme.my.site.com/
+    audiences: [https://devices.example.com]
+    allowed_asset_ids: [02iAAA]
+  - issuer: https://login.example.net
+    jwks_url: https://login.example.net/jwks.json
+    profile: generic-jwt
+    algorithms: [ES256]
+    proof_of_possession: required
+introspection_clients:
+  - client_id: gateway
+    client_secret_env: GW_SECRET
+`;
+
+describe('configuration file', () => {
+  it('layers a YAML file under the environment: per-issuer settings, defaults, env wins', () => {
+    const path = file('ok.yaml', YAML);
+    const config = loadEffectiveConfig({ ASSETGATE_CONFIG: path, LOG_LEVEL: 'debug', GW_SECRET: 'gateway-secret-0123456789' });
+    expect(config.configFile).toBe(path);
+    expect(config.accessTokenTtlSeconds).toBe(900); // from the file
+    expect(config.logLevel).toBe('debug'); // the environment wins
+    expect(config.trustedIssuers).toEqual(['https://acme.my.site.com', 'https://login.example.net']);
+    expect(config.issuers[0]).toEqual({
+      issuer: 'https://acme.my.site.com',
+      jwksUrl: 'https://acme.my.site.com/id/keys',
+      algorithms: ['RS256'],
+      audiences: ['https://devices.example.com'],
+      profile: 'salesforce-asset-token',
+      proofOfPossession: 'off',
+      allowedAssetIds: ['02iAAA'],
+    });
+    expect(config.issuers[1]).toMatchObject({
+      jwksUrl: 'https://login.example.net/jwks.json',
+      profile: 'generic-jwt',
+      algorithms: ['ES256'],
+      proofOfPossession: 'required',
+      audiences: ['http://localhost:3000', 'http://localhost:3000/oauth2/token'],
+    });
+    expect(config.introspectionClients).toEqual([{ clientId: 'gateway', clientSecret: 'gateway-secret-0123456789' }]);
+  });
+
+  it('lets TRUSTED_ISSUERS choose the issuers; a file entry only adds settings', () => {
+    const path = file('pick.yaml', YAML);
+    const config = loadEffectiveConfig(
+      { TRUSTED_ISSUERS: 'https://login.example.net,https://other.example.org', GW_SECRET: 'gateway-secret-0123456789' },
+      { configFile: path },
+    );
+    expect(config.issuers.map((i) => [i.issuer, i.profile])).toEqual([
+      ['https://login.example.net', 'generic-jwt'],
+      ['https://other.example.org', 'salesforce-asset-token'],
+    ]);
+  });
+
+  it('reads JSON by extension', () => {
+    const path = file('ok.json', JSON.stringify({ issuers: [{ issuer: 'https://a.example.com', profile: 'generic-jwt' }] }));
+    expect(loadEffectiveConfig({}, { configFile: path }).issuers[0]!.profile).toBe('generic-jwt');
+  });
+
+  it.each([
+    ['issuers:\n  - issuer: https://a.example.com\n    algorithms: [HS256]\n', /bad\.yaml: issuers\[0\]\.algorithms\[0\]: .*expected one of/],
+    ['issuers:\n  - issuer: http://evil.example.com\n', /bad\.yaml: issuers\[0\]\.issuer: .*must use https/],
+    ['issuers:\n  - issuer: https://a.example.com\n    profile: saml\n', /bad\.yaml: issuers\[0\]\.profile: .*expected one of "salesforce-asset-token"\|"generic-jwt"/],
+    ['issuers:\n  - issuer: https://a.example.com\n    jwks: x\n', /bad\.yaml: issuers\[0\]: Unrecognized key: "jwks"/],
+    ['settings:\n  PORTT: 1\n', /bad\.yaml: settings\.PORTT: unknown setting/],
+    ['settings:\n  PORT: seventy\n', /bad\.yaml: settings\.PORT: must be a whole number/],
+    ['introspection_clients:\n  - client_id: x\n', /bad\.yaml: introspection_clients\[0\]: expected exactly one of client_secret and client_secret_env/],
+    ['introspection_clients:\n  - client_id: x\n    client_secret_env: NOT_SET_ANYWHERE\n', /introspection_clients\[0\]\.client_secret_env: environment variable NOT_SET_ANYWHERE is not set/],
+    ['issuers: [unclosed\n', /bad\.yaml: not valid YAML: line \d+, column \d+: Flow sequence/],
+  ])('names the file, the path inside it and what is expected: %j', (text, message) => {
+    const path = file('bad.yaml', text);
+    expect(errorOf(() => loadEffectiveConfig({}, { configFile: path }))).toMatch(message);
+  });
+
+  it('names the variable, not the file, when the environment holds the bad value', () => {
+    const path = file('port.yaml', 'settings:\n  PORT: 8080\n');
+    expect(errorOf(() => loadEffectiveConfig({ PORT: 'x' }, { configFile: path }))).toMatch(/^PORT: must be a whole number/);
+    expect(loadEffectiveConfig({ PORT: '9090' }, { configFile: path }).port).toBe(9090);
+  });
+
+  it('says when the file cannot be read', () => {
+    expect(errorOf(() => readConfigFile(join(dir, 'missing.yaml')))).toMatch(/missing\.yaml: cannot be read: ENOENT/);
+  });
+
+  it('keeps the env-only contract: no file, same Config as loadConfig(env)', () => {
+    const env = { TRUSTED_ISSUERS: 'https://a.example.com', TOKEN_AUDIENCES: 'https://aud', ASSERTION_ALGORITHMS: 'RS256,ES256' };
+    const config = loadEffectiveConfig(env);
+    expect(config).toEqual(loadConfig(env));
+    expect(config.issuers).toEqual([
+      {
+        issuer: 'https://a.example.com',
+        jwksUrl: 'https://a.example.com/id/keys',
+        algorithms: ['RS256', 'ES256'],
+        audiences: ['https://aud'],
+        profile: 'salesforce-asset-token',
+        proofOfPossession: 'off',
+        allowedAssetIds: undefined,
+      },
+    ]);
+    expect(config.configFile).toBeUndefined();
+  });
+
+  it('masks secrets in the effective configuration', () => {
+    const path = file('mask.yaml', YAML);
+    const shown = JSON.stringify(maskedConfig(loadEffectiveConfig({ GW_SECRET: 'gateway-secret-0123456789' }, { configFile: path })));
+    expect(shown).not.toContain('hunter2hunter2');
+    expect(shown).not.toContain('gateway-secret-0123456789');
+    expect(shown).not.toContain('metrics-token-0123456789');
+    expect(shown).toContain('gateway');
+    expect(shown).toContain('127.0.0.1:6379');
+  });
+});
+
+describe('configuration reference', () => {
+  it('docs/configuration.md is what `npm run docs:config` renders from the schema (run it after changing config)', () => {
+    expect(readFileSync(REFERENCE_PATH, 'utf8')).toBe(renderConfigReference());
+  });
+
+  it('describes every environment variable', () => {
+    expect(Object.keys(EnvSchema.shape).filter((name) => !ENV_DESCRIPTIONS[name])).toEqual([]);
+  });
+});
