@@ -186,9 +186,20 @@ export function maskedConfig(config: Config): Record<string, unknown> {
       return SECRET_MASK;
     }
   };
+  const mask = (secret: string | undefined) => (secret === undefined ? undefined : SECRET_MASK);
+  let redis = config.redis;
+  if (redis) {
+    const auth = { ...redis.auth, ...(redis.auth.password === undefined ? {} : { password: SECRET_MASK }) };
+    if (redis.kind === 'standalone') redis = { ...redis, url: maskUrl(redis.url) ?? '', auth };
+    else if (redis.kind === 'sentinel') redis = { ...redis, auth, ...(redis.sentinelPassword === undefined ? {} : { sentinelPassword: SECRET_MASK }) };
+    else redis = { ...redis, auth };
+  }
   return {
     ...config,
     redisUrl: maskUrl(config.redisUrl),
+    redis,
+    adminApiKey: mask(config.adminApiKey),
+    dpop: { ...config.dpop, nonce: config.dpop.nonce && { ...config.dpop.nonce, secret: SECRET_MASK } },
     metricsToken: config.metricsToken ? SECRET_MASK : undefined,
     introspectionClients: config.introspectionClients.map((c) => ({ id: c.id, secret: SECRET_MASK })),
   };

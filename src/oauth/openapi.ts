@@ -265,6 +265,15 @@ export function openApiDocument(config: Config): OpenAPIObject {
       [PATHS.readyz]: {
         get: { summary: 'Readiness', responses: { '200': json(ref('Health'), 'Ready'), '503': json(ref('Health'), 'Store unreachable', retryAfter) } },
       },
+      [PATHS.metrics]: {
+        get: {
+          summary: 'Prometheus metrics (text exposition format); Bearer METRICS_TOKEN when configured',
+          responses: {
+            '200': { description: 'Metrics', content: { 'text/plain': { schema: { type: 'string' } } } },
+            '401': { description: 'METRICS_TOKEN is set and the request did not present it' },
+          },
+        },
+      },
       [`${PATHS.devIssuer}/id/keys`]: {
         get: {
           summary: 'Development issuer JWKS (only without TRUSTED_ISSUERS)',

@@ -56,7 +56,7 @@ describe('configuration file', () => {
       algorithms: ['RS256'],
       audiences: ['https://devices.example.com'],
       profile: 'salesforce-asset-token',
-      proofOfPossession: 'off',
+      proofOfPossession: undefined,
       allowedAssetIds: ['02iAAA'],
     });
     expect(config.issuers[1]).toMatchObject({
@@ -66,7 +66,7 @@ describe('configuration file', () => {
       proofOfPossession: 'required',
       audiences: ['http://localhost:3000', 'http://localhost:3000/oauth2/token'],
     });
-    expect(config.introspectionClients).toEqual([{ clientId: 'gateway', clientSecret: 'gateway-secret-0123456789' }]);
+    expect(config.introspectionClients).toEqual([{ id: 'gateway', secret: 'gateway-secret-0123456789' }]);
   });
 
   it('lets TRUSTED_ISSUERS choose the issuers; a file entry only adds settings', () => {
@@ -122,7 +122,7 @@ describe('configuration file', () => {
         algorithms: ['RS256', 'ES256'],
         audiences: ['https://aud'],
         profile: 'salesforce-asset-token',
-        proofOfPossession: 'off',
+        proofOfPossession: undefined,
         allowedAssetIds: undefined,
       },
     ]);
