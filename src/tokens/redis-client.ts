@@ -2,7 +2,9 @@ import { Redis, type RedisOptions } from 'ioredis';
 
 /**
  * Connection policy: fail fast instead of queueing while Redis is away (the client gets a 503 it
- * can retry, never a hung request), reconnect forever in the background.
+ * can retry, never a hung request), reconnect forever in the background. Commands issued in the same
+ * event-loop tick go out in one write (auto-pipelining): under load this halves the CPU the
+ * resource check spends in socket writes, on both sides (see bench/results).
  */
 export function createRedisClient(url: string, overrides: RedisOptions = {}): Redis {
   return new Redis(url, {
@@ -12,6 +14,7 @@ export function createRedisClient(url: string, overrides: RedisOptions = {}): Re
     commandTimeout: 2000,
     retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 5), 1000),
     lazyConnect: false,
+    enableAutoPipelining: true,
     ...overrides,
   });
 }
