@@ -5,7 +5,8 @@
  * and latest.svg. Settings (env): BENCH_ROUNDS, BENCH_SECONDS, BENCH_CONNECTIONS, BENCH_TOKENS,
  * BENCH_MEMORY_TOKENS, BENCH_LIVE_SMALL, BENCH_LIVE_LARGE, BENCH_SCENARIOS (comma list of name prefixes;
  * add "linear" / "memory" to run those checks in a filtered run), BENCH_PROFILE_DIR (write a V8 CPU
- * profile of the project server there).
+ * profile of the project server there), BENCH_PROJECT_SERVER (another build's dist/src/server.js, for
+ * before/after comparisons). A filtered run writes its JSON to bench/.cache/ and leaves results/ alone.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -45,7 +46,7 @@ const settings = {
   rounds: intEnv('BENCH_ROUNDS', 2),
   seconds: intEnv('BENCH_SECONDS', 3),
   connections: intEnv('BENCH_CONNECTIONS', 16),
-  tokens: intEnv('BENCH_TOKENS', 200_000),
+  tokens: intEnv('BENCH_TOKENS', 300_000),
   memoryTokens: intEnv('BENCH_MEMORY_TOKENS', 100_000),
   liveSmall: intEnv('BENCH_LIVE_SMALL', 10_000),
   liveLarge: intEnv('BENCH_LIVE_LARGE', 1_000_000),
@@ -54,7 +55,7 @@ const settings = {
 const AUDIENCE = 'https://assetgate.bench/oauth2/token';
 const PUBLIC_URL = 'https://assetgate.bench';
 const PROJECT_PREFIX = 'ag:';
-const INTROSPECTION_CLIENT = 'bench-rs:bench-secret';
+const INTROSPECTION_CLIENT = 'bench-rs:bench-secret-0123456789'; // secrets need 16+ characters
 const BASIC = `Basic ${Buffer.from(INTROSPECTION_CLIENT).toString('base64')}`;
 const INGEST_MAXLEN = '10000';
 const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
@@ -293,7 +294,7 @@ async function main(): Promise<void> {
 
   const common = { REDIS_URL: redisServer.url, INGEST_STREAM_MAXLEN: INGEST_MAXLEN };
   const servers: Record<Target, ServerProcess> = {
-    project: await startServer('project', join(root, 'dist/src/server.js'), await freePort(), {
+    project: await startServer('project', process.env.BENCH_PROJECT_SERVER ?? join(root, 'dist/src/server.js'), await freePort(), {
       ...common,
       NODE_ENV: 'production',
       HOST: '127.0.0.1',
@@ -437,6 +438,11 @@ async function main(): Promise<void> {
     checks,
     notes,
   };
+  if (filter.length > 0 || process.env.BENCH_PROJECT_SERVER) {
+    writeFileSync(join(cacheDir, `partial-${date}.json`), `${JSON.stringify(report, null, 2)}\n`);
+    log(`partial run: wrote bench/.cache/partial-${date}.json`);
+    return;
+  }
   mkdirSync(resultsDir, { recursive: true });
   writeFileSync(join(resultsDir, `${date}.json`), `${JSON.stringify(report, null, 2)}\n`);
   writeFileSync(join(resultsDir, 'latest.svg'), ratioChartSvg(summaries, `assetgate req/s ratios, ${date.slice(0, 10)}`));

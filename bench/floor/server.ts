@@ -15,7 +15,7 @@ const issuer = env.ISSUER!;
 const audience = env.AUDIENCE!;
 const prefix = env.PREFIX ?? 'floor:';
 const maxLen = env.INGEST_STREAM_MAXLEN ?? '10000';
-const [clientId, clientSecret] = (env.INTROSPECTION_CLIENT ?? 'bench-rs:bench-secret').split(':') as [string, string];
+const [clientId, clientSecret] = (env.INTROSPECTION_CLIENT ?? 'bench-rs:bench-secret-0123456789').split(':') as [string, string];
 const expectedBasic = Buffer.from(`Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`);
 
 const redis = new Redis(env.REDIS_URL!, { enableOfflineQueue: true, maxRetriesPerRequest: 1 });

@@ -79,17 +79,20 @@ export async function tokenPool(
   const metaFile = join(cacheDir, `tokens-${id}.json`);
   const tokensFile = join(cacheDir, `tokens-${id}.txt`);
   const now = Math.floor(Date.now() / 1000);
+  const tokens: string[] = [];
+  let exp = now + TOKEN_LIFETIME_SECONDS;
   if (existsSync(metaFile) && existsSync(tokensFile)) {
     const meta = JSON.parse(readFileSync(metaFile, 'utf8')) as PoolMeta;
-    if (meta.count >= count && meta.exp - now > MIN_REMAINING_SECONDS) {
-      return readFileSync(tokensFile, 'utf8').split('\n').filter(Boolean).slice(0, count);
+    if (meta.exp - now > MIN_REMAINING_SECONDS) {
+      const cached = readFileSync(tokensFile, 'utf8').split('\n').filter(Boolean);
+      if (cached.length >= count) return cached.slice(0, count);
+      tokens.push(...cached); // still valid: mint only the missing ones
+      exp = meta.exp;
     }
   }
-  const exp = now + TOKEN_LIFETIME_SECONDS;
   const workers = Math.max(1, Math.min(cpus().length, 4));
   const chunk = 2000;
-  const tokens: string[] = [];
-  let next = 0;
+  let next = tokens.length;
   const runOne = async (): Promise<void> => {
     while (next < count) {
       const first = next;
@@ -113,11 +116,11 @@ export async function tokenPool(
         worker.once('error', reject);
       });
       tokens.push(...minted);
-      progress(tokens.length, count);
+      progress(Math.min(tokens.length, count), count);
     }
   };
   await Promise.all(Array.from({ length: workers }, runOne));
   writeFileSync(tokensFile, `${tokens.join('\n')}\n`);
-  writeFileSync(metaFile, JSON.stringify({ exp, count } satisfies PoolMeta));
+  writeFileSync(metaFile, JSON.stringify({ exp, count: tokens.length } satisfies PoolMeta));
   return tokens;
 }

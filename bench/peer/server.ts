@@ -17,7 +17,7 @@ const env = process.env;
 const issuer = env.ISSUER!;
 const audience = env.AUDIENCE!;
 const maxLen = env.INGEST_STREAM_MAXLEN ?? '10000';
-const [rsId, rsSecret] = (env.INTROSPECTION_CLIENT ?? 'bench-rs:bench-secret').split(':') as [string, string];
+const [rsId, rsSecret] = (env.INTROSPECTION_CLIENT ?? 'bench-rs:bench-secret-0123456789').split(':') as [string, string];
 const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 

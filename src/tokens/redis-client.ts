@@ -2,9 +2,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 
 /**
  * Connection policy: fail fast instead of queueing while Redis is away (the client gets a 503 it
- * can retry, never a hung request), reconnect forever in the background. Commands issued in the same
- * event-loop tick go out in one write (auto-pipelining): under load this halves the CPU the
- * resource check spends in socket writes, on both sides (see bench/results).
+ * can retry, never a hung request), reconnect forever in the background.
  */
 export function createRedisClient(url: string, overrides: RedisOptions = {}): Redis {
   return new Redis(url, {
@@ -14,7 +12,6 @@ export function createRedisClient(url: string, overrides: RedisOptions = {}): Re
     commandTimeout: 2000,
     retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 5), 1000),
     lazyConnect: false,
-    enableAutoPipelining: true,
     ...overrides,
   });
 }

@@ -93,6 +93,6 @@ describe('bench statistics', () => {
     expect(byName['resource check: ≥ 2× peer']).toBe(false);
     expect(byName['Redis ≤ 250 bytes per live access token']).toBe(false);
     expect(byName['server RSS under load ≤ 200 MB']).toBe(true);
-    expect(byName['exchange rate at many live tokens within 10% of few']).toBe(true);
+    expect(byName['exchange rate at many live tokens ≥ 0.9× the rate at few']).toBe(true);
   });
 });
