@@ -1,0 +1,495 @@
+/**
+ * `npm run bench`: the project against the floor (bench/floor) and the peer (bench/peer, oidc-provider),
+ * interleaved round by round in one run, everything on loopback: its own redis-server, a local issuer
+ * serving the JWKS, and each server as a child process. Writes bench/results/<date>.json, latest.md
+ * and latest.svg. Settings (env): BENCH_ROUNDS, BENCH_SECONDS, BENCH_CONNECTIONS, BENCH_TOKENS,
+ * BENCH_MEMORY_TOKENS, BENCH_LIVE_SMALL, BENCH_LIVE_LARGE, BENCH_SCENARIOS (comma list of name prefixes;
+ * add "linear" / "memory" to run those checks in a filtered run), BENCH_PROFILE_DIR (write a V8 CPU
+ * profile of the project server there), BENCH_PROJECT_SERVER (another build's dist/src/server.js, for
+ * before/after comparisons). A filtered run writes its JSON to bench/.cache/ and leaves results/ alone.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { freePort, RedisServerProcess } from '../test/support/redis-server.js';
+import { mintAccessToken } from '../src/tokens/access-token.js';
+import { encodeRecord } from '../src/tokens/record-codec.js';
+import { RedisTokenStore } from '../src/tokens/redis-store.js';
+import { migrate } from '../src/tokens/schema.js';
+import { issuerUrl, loadIdentity, saveIdentity, serveJwks, tokenPool } from './lib/issuer.js';
+import { runLoad, type NextRequest } from './lib/load.js';
+import { cpuMicrosOf, killLeftovers, startServer, type ServerProcess } from './lib/processes.js';
+import {
+  checkTargets,
+  checksTable,
+  cpuTable,
+  formatBytes,
+  markdownTable,
+  median,
+  ratioChartSvg,
+  summarizeScenario,
+  TARGETS,
+  type RoundResult,
+  type Target,
+} from './lib/stats.js';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const cacheDir = join(root, 'bench', '.cache');
+const resultsDir = join(root, 'bench', 'results');
+const intEnv = (name: string, fallback: number): number => {
+  const v = Number(process.env[name]);
+  return Number.isFinite(v) && v > 0 ? Math.floor(v) : fallback;
+};
+const settings = {
+  rounds: intEnv('BENCH_ROUNDS', 2),
+  seconds: intEnv('BENCH_SECONDS', 3),
+  connections: intEnv('BENCH_CONNECTIONS', 16),
+  tokens: intEnv('BENCH_TOKENS', 300_000),
+  memoryTokens: intEnv('BENCH_MEMORY_TOKENS', 100_000),
+  liveSmall: intEnv('BENCH_LIVE_SMALL', 10_000),
+  liveLarge: intEnv('BENCH_LIVE_LARGE', 1_000_000),
+  sessionsPerTarget: 1000,
+};
+const AUDIENCE = 'https://assetgate.bench/oauth2/token';
+const PUBLIC_URL = 'https://assetgate.bench';
+const PROJECT_PREFIX = 'ag:';
+const INTROSPECTION_CLIENT = 'bench-rs:bench-secret-0123456789'; // secrets need 16+ characters
+const BASIC = `Basic ${Buffer.from(INTROSPECTION_CLIENT).toString('base64')}`;
+const INGEST_MAXLEN = '10000';
+const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
+const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const JWT_TYPE = 'urn:ietf:params:oauth:token-type:jwt';
+const FORM = 'application/x-www-form-urlencoded';
+
+const status = (line: string): void => {
+  process.stderr.write(`\r\x1b[K${line}`);
+};
+const log = (line: string): void => {
+  process.stderr.write(`\r\x1b[K${line}\n`);
+};
+
+/** Fresh asset tokens, handed out once each across the whole run. */
+class AssetTokenSupply {
+  private next = 0;
+  constructor(private readonly tokens: string[]) {}
+  take(): string | undefined {
+    return this.tokens[this.next++];
+  }
+  get left(): number {
+    return this.tokens.length - this.next;
+  }
+}
+
+interface Scenario {
+  name: string;
+  method: 'GET' | 'POST';
+  path: string;
+  headers: Record<string, string>;
+  /** Builds the per-request supplier for one target's round. */
+  supplier(target: Target): NextRequest;
+}
+
+function scenarios(supply: AssetTokenSupply, sessions: Record<Target, string[]>): Scenario[] {
+  const rotating = (target: Target, build: (token: string) => ReturnType<NextRequest>): NextRequest => {
+    let i = 0;
+    return () => {
+      const list = sessions[target];
+      return build(list[i++ % list.length]!);
+    };
+  };
+  const fresh = (build: (token: string) => ReturnType<NextRequest>): NextRequest => () => {
+    const t = supply.take();
+    return t === undefined ? undefined : build(t);
+  };
+  let seq = 0;
+  const event = (): string => JSON.stringify({ seq: seq++, temperature: 21.5, battery: 0.87, at: Date.now() });
+  return [
+    {
+      name: 'exchange (jwt-bearer)',
+      method: 'POST',
+      path: '/oauth2/token',
+      headers: { 'content-type': FORM },
+      supplier: () => fresh((t) => ({ body: `grant_type=${encodeURIComponent(JWT_BEARER)}&assertion=${t}&client_id=bench-device` })),
+    },
+    {
+      name: 'exchange (token-exchange)',
+      method: 'POST',
+      path: '/oauth2/token',
+      headers: { 'content-type': FORM },
+      supplier: () =>
+        fresh((t) => ({
+          body: `grant_type=${encodeURIComponent(TOKEN_EXCHANGE)}&subject_token=${t}&subject_token_type=${encodeURIComponent(JWT_TYPE)}&client_id=bench-device`,
+        })),
+    },
+    {
+      name: 'ingest (bearer sequence)',
+      method: 'POST',
+      path: '/ingestapi',
+      headers: { 'content-type': 'application/json' },
+      supplier: () => fresh((t) => ({ body: event(), headers: { authorization: `Bearer ${t}` } })),
+    },
+    {
+      name: 'resource check',
+      method: 'GET',
+      path: '/resource',
+      headers: {},
+      supplier: (target) => rotating(target, (t) => ({ headers: { authorization: `Bearer ${t}` } })),
+    },
+    {
+      name: 'ingest (access token)',
+      method: 'POST',
+      path: '/ingestapi',
+      headers: { 'content-type': 'application/json' },
+      supplier: (target) => rotating(target, (t) => ({ body: event(), headers: { authorization: `Bearer ${t}` } })),
+    },
+    {
+      name: 'introspection',
+      method: 'POST',
+      path: '/oauth2/introspect',
+      headers: { 'content-type': FORM, authorization: BASIC },
+      supplier: (target) => rotating(target, (t) => ({ body: `token=${t}` })),
+    },
+  ];
+}
+
+/** Live access tokens for the lookup scenarios, obtained through each target's own exchange. */
+async function openSessions(server: ServerProcess, supply: AssetTokenSupply, count: number): Promise<string[]> {
+  const out: string[] = [];
+  let failures = 0;
+  const worker = async (): Promise<void> => {
+    while (out.length + failures < count) {
+      const t = supply.take();
+      if (t === undefined) throw new Error('asset token pool exhausted while opening sessions');
+      const res = await fetch(`${server.url}/oauth2/token`, {
+        method: 'POST',
+        headers: { 'content-type': FORM },
+        body: `grant_type=${encodeURIComponent(JWT_BEARER)}&assertion=${t}&client_id=bench-device`,
+      });
+      const json = (await res.json()) as { access_token?: string };
+      if (res.status === 200 && json.access_token) out.push(json.access_token);
+      else failures += 1;
+    }
+  };
+  await Promise.all(Array.from({ length: 16 }, worker));
+  if (failures > 0) throw new Error(`${server.name}: ${failures} of ${count} exchanges failed while opening sessions`);
+  return out;
+}
+
+/** Is there an introspection endpoint taking our client? (The project gains one in a later issue.) */
+async function introspectionAvailable(server: ServerProcess, token: string): Promise<string | undefined> {
+  const res = await fetch(`${server.url}/oauth2/introspect`, {
+    method: 'POST',
+    headers: { 'content-type': FORM, authorization: BASIC },
+    body: `token=${token}`,
+  });
+  const json = (await res.json().catch(() => ({}))) as { active?: boolean };
+  if (res.status === 404) return 'endpoint not in this build';
+  if (res.status !== 200 || json.active !== true) return `introspection answered ${res.status} active=${String(json.active)}`;
+  return undefined;
+}
+
+async function usedMemory(redis: Redis): Promise<number> {
+  const info = await redis.info('memory');
+  return Number(/^used_memory:(\d+)/m.exec(info)?.[1] ?? '0');
+}
+
+/**
+ * Redis bytes per live access token, through the project's own store (RedisTokenStore.consumeAssertion,
+ * the call the exchange makes; direct because 100k HTTP exchanges need 100k signed assertions):
+ * a fresh redis-server, INFO used_memory delta over N exchanges (token + single-use mark), then over N
+ * marks alone after FLUSHALL; the difference is the token's own share.
+ */
+async function measureMemory(count: number, issuer: string) {
+  const server = await RedisServerProcess.start();
+  redisServers.push(server);
+  const redis = new Redis(server.url, { maxRetriesPerRequest: 1 });
+  const store = new RedisTokenStore(redis, { keyPrefix: PROJECT_PREFIX, revocationMarkTtlMs: 3_660_000, clock: { now: () => Date.now() } });
+  const now = Date.now();
+  const exp = Math.floor(now / 1000) + 29 * 86400;
+  const run = async (withToken: boolean, salt: string): Promise<number> => {
+    const before = await usedMemory(redis);
+    for (let i = 0; i < count; i += 1000) {
+      const batch: Promise<unknown>[] = [];
+      for (let j = i; j < Math.min(count, i + 1000); j++) {
+        const did = `6ac9bc22-2a41-b85a-af76-${(j % 100_000).toString(16).padStart(12, '0')}`;
+        const use = { iss: issuer, jti: `05b${salt}${j.toString(36).padStart(11, '0')}`, subject: did, forgetAtMs: exp * 1000, issuedAtMs: now - 60_000 };
+        const { handle } = mintAccessToken(did);
+        const record = { sub: did, did, aid: `02i${(j % 100_000).toString(36).padStart(12, '0')}`, iss: issuer, jti: use.jti, iat: now, exp: now + 3_600_000 };
+        batch.push(store.consumeAssertion(use, withToken ? { handle, record } : undefined));
+      }
+      await Promise.all(batch);
+      status(`memory: ${withToken ? 'exchanges' : 'marks only'} ${Math.min(count, i + 1000)}/${count}`);
+    }
+    return (await usedMemory(redis)) - before;
+  };
+  const marksOnly = await run(false, 'm');
+  await redis.flushall();
+  const exchanges = await run(true, 'x');
+  const sampleKey = (await redis.scan('0', 'MATCH', `${PROJECT_PREFIX}*:at:*`, 'COUNT', 100))[1][0];
+  const memoryUsageOfOneToken = sampleKey ? Number(await redis.memory('USAGE', sampleKey)) : null;
+  await store.close();
+  await server.stop();
+  return {
+    method: 'RedisTokenStore.consumeAssertion (the exchange\'s store call), not HTTP',
+    tokens: count,
+    bytesPerExchange: exchanges / count,
+    bytesPerMark: marksOnly / count,
+    bytesPerToken: (exchanges - marksOnly) / count,
+    memoryUsageOfOneToken,
+  };
+}
+
+/**
+ * Pre-fills live tokens with the project's key layout (token key and single-use mark per device hash
+ * tag, realistic record), server-side with a Lua loop so a million keys take seconds.
+ */
+const FILL_SCRIPT = `
+local prefix, first, n, value, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5]
+for i = first, first + n - 1 do
+  local h = redis.sha1hex('fill' .. i)
+  local tag = string.sub(redis.sha1hex('device' .. (i % 100000)), 1, 12)
+  redis.call('SET', prefix .. '{' .. tag .. '}:at:' .. h .. string.sub(h, 1, 3), value, 'PX', ttl)
+  redis.call('SET', prefix .. '{' .. tag .. '}:jti:' .. string.sub(redis.sha1hex('jti' .. i), 1, 40) .. 'abc', '1', 'PX', ttl)
+end
+return n
+`;
+
+async function fillLiveTokens(redis: Redis, from: number, to: number, issuer: string): Promise<void> {
+  const now = Date.now();
+  const did = '6ac9bc22-2a41-b85a-af76-000000000001';
+  const value = encodeRecord({ sub: did, did, aid: '02i000000000001', iss: issuer, jti: '05b0000000001abcdef', iat: now, exp: now + 3_600_000 });
+  for (let i = from; i < to; i += 10_000) {
+    const n = Math.min(10_000, to - i);
+    await redis.eval(FILL_SCRIPT, 0, PROJECT_PREFIX, String(i), String(n), value, '3600000');
+    status(`linear check: filling live tokens ${i + n}/${to}`);
+  }
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const notes: string[] = [];
+  log(`assetgate bench: ${settings.rounds} rounds × ${settings.seconds} s, ${settings.connections} connections, ${cpus().length} cores`);
+
+  // The issuer keeps its port between runs, since the port is part of `iss` in cached tokens.
+  let identity = loadIdentity(cacheDir, () => 0);
+  let jwksServer = identity.port ? await serveJwks(identity) : false;
+  if (!jwksServer) {
+    identity = { ...identity, port: await freePort() };
+    saveIdentity(cacheDir, identity);
+    jwksServer = await serveJwks(identity);
+    if (!jwksServer) throw new Error('cannot serve the issuer JWKS');
+  }
+  const issuer = issuerUrl(identity);
+  const tokens = await tokenPool(cacheDir, identity, AUDIENCE, settings.tokens, (done, total) => status(`minting asset tokens (cached for later runs): ${done}/${total}`));
+  const supply = new AssetTokenSupply(tokens);
+  log(`asset tokens: ${tokens.length} ready (issuer ${issuer})`);
+
+  const redisServer = await RedisServerProcess.start();
+  redisServers.push(redisServer);
+  const redis = new Redis(redisServer.url, { maxRetriesPerRequest: 1 });
+  await migrate({ redis, keyPrefix: PROJECT_PREFIX, ingestStream: 'ingest' });
+  const redisVersion = /^redis_version:(\S+)/m.exec(await redis.info('server'))?.[1] ?? 'unknown';
+
+  const common = { REDIS_URL: redisServer.url, INGEST_STREAM_MAXLEN: INGEST_MAXLEN };
+  const servers: Record<Target, ServerProcess> = {
+    project: await startServer('project', process.env.BENCH_PROJECT_SERVER ?? join(root, 'dist/src/server.js'), await freePort(), {
+      ...common,
+      NODE_ENV: 'production',
+      HOST: '127.0.0.1',
+      REDIS_KEY_PREFIX: PROJECT_PREFIX,
+      TRUSTED_ISSUERS: issuer,
+      PUBLIC_URL,
+      TOKEN_AUDIENCES: AUDIENCE,
+      LOG_LEVEL: 'warn',
+      INTROSPECTION_CLIENTS: INTROSPECTION_CLIENT,
+    }, process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : []),
+    floor: await startServer('floor', join(root, 'dist/bench/floor/server.js'), await freePort(), {
+      ...common,
+      ISSUER: issuer,
+      AUDIENCE,
+      INTROSPECTION_CLIENT,
+    }),
+    peer: await startServer('peer', join(root, 'dist/bench/peer/server.js'), await freePort(), {
+      ...common,
+      ISSUER: issuer,
+      AUDIENCE,
+      INTROSPECTION_CLIENT,
+      PEER_ISSUER: PUBLIC_URL,
+    }),
+  };
+  const idleRss = Object.fromEntries(TARGETS.map((t) => [t, servers[t].rss()])) as Record<Target, number>;
+
+  const sessions = {} as Record<Target, string[]>;
+  for (const t of TARGETS) {
+    status(`opening ${settings.sessionsPerTarget} sessions on ${t}`);
+    sessions[t] = await openSessions(servers[t], supply, settings.sessionsPerTarget);
+  }
+  const unavailable: Record<string, Partial<Record<Target, string>>> = { introspection: {} };
+  for (const t of TARGETS) {
+    const why = await introspectionAvailable(servers[t], sessions[t][0]!);
+    if (why) {
+      unavailable.introspection![t] = why;
+      notes.push(`introspection on ${t}: ${why}`);
+    }
+  }
+
+  const filter = (process.env.BENCH_SCENARIOS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const list = scenarios(supply, sessions).filter((s) => filter.length === 0 || filter.some((f) => s.name.startsWith(f)));
+  const rounds: RoundResult[] = [];
+  const total = settings.rounds * list.length * TARGETS.length;
+  let step = 0;
+  for (let round = 1; round <= settings.rounds; round++) {
+    for (const scenario of list) {
+      // Rotate who goes first each round, so no target always runs on a warmer (or cooler) machine.
+      const order = TARGETS.map((_, i) => TARGETS[(i + round - 1) % TARGETS.length]!);
+      for (const target of order) {
+        step += 1;
+        if (unavailable[scenario.name]?.[target]) continue;
+        const cpuBefore = servers[target].cpuMicros();
+        const redisBefore = redisServer.pid ? cpuMicrosOf(redisServer.pid) : 0;
+        status(`[${step}/${total}] round ${round}/${settings.rounds} · ${scenario.name} · ${target} · ${supply.left} asset tokens left`);
+        const r = await runLoad({
+          url: servers[target].url,
+          method: scenario.method,
+          path: scenario.path,
+          headers: scenario.headers,
+          next: scenario.supplier(target),
+          connections: settings.connections,
+          seconds: settings.seconds,
+        });
+        if (r.exhausted) notes.push(`${scenario.name} ${target} round ${round}: asset token pool ran out; raise BENCH_TOKENS`);
+        const result: RoundResult = {
+          scenario: scenario.name,
+          target,
+          round,
+          requests: r.requests,
+          rps: r.rps,
+          p50Ms: r.p50Ms,
+          p99Ms: r.p99Ms,
+          errors: r.errors,
+          rssBytes: servers[target].rss(),
+          serverCpuUs: (servers[target].cpuMicros() - cpuBefore) / Math.max(1, r.ok + r.errors),
+          redisCpuUs: ((redisServer.pid ? cpuMicrosOf(redisServer.pid) : 0) - redisBefore) / Math.max(1, r.ok + r.errors),
+        };
+        rounds.push(result);
+        log(
+          `${scenario.name.padEnd(26)} ${target.padEnd(8)} r${round}: ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${r.p50Ms.toFixed(2)} ms  p99 ${r.p99Ms.toFixed(2)} ms  errors ${r.errors}  cpu ${result.serverCpuUs.toFixed(0)}+${result.redisCpuUs.toFixed(0)} µs/req  rss ${formatBytes(result.rssBytes)}`,
+        );
+      }
+    }
+  }
+
+  // Linear cost: the project's exchange rate with few vs many live tokens in Redis.
+  let linear: { small: number; large: number; smallRps: number[]; largeRps: number[]; ratio: number | null } | undefined;
+  if (filter.length === 0 || filter.includes('linear')) {
+    const exchange = list.find((s) => s.name === 'exchange (jwt-bearer)') ?? scenarios(supply, sessions)[0]!;
+    const measure = async (label: string): Promise<number[]> => {
+      const rates: number[] = [];
+      for (let i = 0; i < settings.rounds; i++) {
+        status(`linear check: exchange at ${label} live tokens, round ${i + 1}`);
+        const r = await runLoad({ url: servers.project.url, method: 'POST', path: exchange.path, headers: exchange.headers, next: exchange.supplier('project'), connections: settings.connections, seconds: settings.seconds });
+        rates.push(r.errors === 0 ? r.rps : Number.NaN);
+      }
+      return rates;
+    };
+    await fillLiveTokens(redis, 0, settings.liveSmall, issuer);
+    const smallRps = await measure(String(settings.liveSmall));
+    await fillLiveTokens(redis, settings.liveSmall, settings.liveLarge, issuer);
+    const dbsize = await redis.dbsize();
+    const largeRps = await measure(String(settings.liveLarge));
+    const ok = (xs: number[]) => xs.every((x) => Number.isFinite(x));
+    linear = { small: settings.liveSmall, large: settings.liveLarge, smallRps, largeRps, ratio: ok(smallRps) && ok(largeRps) ? median(largeRps) / median(smallRps) : null };
+    log(`linear check: ${median(smallRps).toFixed(0)} req/s at ${settings.liveSmall} live tokens, ${median(largeRps).toFixed(0)} req/s at ${settings.liveLarge} (${dbsize} keys in Redis)`);
+  }
+
+  for (const t of TARGETS) await servers[t].stop();
+  redis.disconnect();
+  await redisServer.stop();
+  jwksServer.close();
+
+  status('measuring Redis bytes per live access token');
+  const memory = filter.length === 0 || filter.includes('memory') ? await measureMemory(settings.memoryTokens, issuer) : undefined;
+  if (memory) log(`redis: ${memory.bytesPerToken.toFixed(0)} B per access token, ${memory.bytesPerExchange.toFixed(0)} B per exchange with its single-use mark`);
+
+  const summaries = list.map((s) => summarizeScenario(s.name, rounds, unavailable[s.name] ?? {}));
+  const maxRss = Object.fromEntries(TARGETS.map((t) => [t, Math.max(0, ...rounds.filter((r) => r.target === t).map((r) => r.rssBytes))])) as Record<Target, number>;
+  const checks = checkTargets({
+    summaries,
+    bytesPerToken: memory?.bytesPerToken ?? null,
+    projectMaxRss: maxRss.project || null,
+    linearRatio: linear?.ratio ?? null,
+  });
+  const date = new Date().toISOString().replace(/:/g, '-').replace(/\.\d+Z$/, 'Z');
+  const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryBytes: totalmem(), node: process.version, redis: redisVersion };
+  const report = {
+    date,
+    durationSeconds: Math.round((Date.now() - started) / 1000),
+    machine,
+    settings,
+    peer: 'oidc-provider 8.8.1 (the newest line supporting Node 20; 9.x asks for Node 22)',
+    rounds,
+    summaries,
+    idleRss,
+    maxRss,
+    memory,
+    linear,
+    checks,
+    notes,
+  };
+  if (filter.length > 0 || process.env.BENCH_PROJECT_SERVER) {
+    writeFileSync(join(cacheDir, `partial-${date}.json`), `${JSON.stringify(report, null, 2)}\n`);
+    log(`partial run: wrote bench/.cache/partial-${date}.json`);
+    return;
+  }
+  mkdirSync(resultsDir, { recursive: true });
+  writeFileSync(join(resultsDir, `${date}.json`), `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(join(resultsDir, 'latest.svg'), ratioChartSvg(summaries, `assetgate req/s ratios, ${date.slice(0, 10)}`));
+  const md = [
+    `# Benchmark results (${date})`,
+    '',
+    `${machine.cpus} cores (${machine.cpuModel}), Node ${machine.node}, Redis ${machine.redis}; load generator (autocannon, ${settings.connections} connections) on the same machine.`,
+    `${settings.rounds} rounds of ${settings.seconds} s per scenario and target, interleaved; medians over rounds. Peer: ${report.peer}.`,
+    '',
+    markdownTable(summaries),
+    '',
+    'CPU time per request (server process / Redis), medians over rounds: steadier than req/s when other work shares the machine.',
+    '',
+    cpuTable(summaries),
+    '',
+    `Server RSS, idle → highest under load: ${TARGETS.map((t) => `${t} ${formatBytes(idleRss[t])} → ${formatBytes(maxRss[t])}`).join(', ')}.`,
+    memory
+      ? `Redis per live access token: ${memory.bytesPerToken.toFixed(0)} B (${memory.bytesPerExchange.toFixed(0)} B per exchange including the asset token's single-use mark; ${memory.tokens} tokens, INFO used_memory delta, via ${memory.method}).`
+      : 'Redis per live access token: not measured in this run.',
+    linear
+      ? `Linear cost: exchange at ${linear.large} live tokens ${median(linear.largeRps).toFixed(0)} req/s vs ${median(linear.smallRps).toFixed(0)} req/s at ${linear.small} (${linear.ratio === null ? 'n/a' : `${linear.ratio.toFixed(2)}×`}); filled server-side with the project's key layout.`
+      : 'Linear cost: not measured in this run.',
+    '',
+    '![project / floor and project / peer](latest.svg)',
+    '',
+    '## Targets',
+    '',
+    checksTable(checks),
+    '',
+    ...(notes.length ? ['## Notes', '', ...notes.map((n) => `- ${n}`), ''] : []),
+  ].join('\n');
+  writeFileSync(join(resultsDir, 'latest.md'), md);
+  log(`\n${markdownTable(summaries)}\n\nwrote bench/results/${date}.json, latest.md, latest.svg in ${report.durationSeconds} s`);
+}
+
+/** Redis servers of this run, killed on any exit. */
+const redisServers: RedisServerProcess[] = [];
+process.on('exit', () => {
+  killLeftovers();
+  for (const r of redisServers) r.child?.kill('SIGKILL');
+});
+process.on('SIGINT', () => process.exit(130));
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    log(`bench failed: ${(err as Error).stack ?? String(err)}`);
+    process.exit(1);
+  },
+);
