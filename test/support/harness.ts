@@ -101,19 +101,7 @@ export const form = (fields: Record<string, string>): { method: string; headers:
   body: new URLSearchParams(fields).toString(),
 });
 
-export async function postForm(url: string, fields: Record<string, string>, headers: Record<string, string> = {}) {
-  const f = form(fields);
-  const res = await fetch(url, { ...f, headers: { ...f.headers, ...headers } });
-  const text = await res.text();
-  let json: Record<string, unknown> = {};
-  try {
-    json = JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    /* not JSON */
-  }
-  return { status: res.status, headers: res.headers, json, text };
-}
-
+/** Any request over real HTTP; the body as text and, when it is JSON, parsed. */
 export async function call(url: string, init: RequestInit = {}) {
   const res = await fetch(url, init);
   const text = await res.text();
@@ -124,4 +112,9 @@ export async function call(url: string, init: RequestInit = {}) {
     /* not JSON */
   }
   return { status: res.status, headers: res.headers, json, text };
+}
+
+export function postForm(url: string, fields: Record<string, string>, headers: Record<string, string> = {}) {
+  const f = form(fields);
+  return call(url, { ...f, headers: { ...f.headers, ...headers } });
 }

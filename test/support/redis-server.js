@@ -19,8 +19,8 @@ export function hasRedisServer() {
   return spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
 }
 
-/** @param {number} port */
-async function waitForPing(port, timeoutMs = 10_000) {
+/** Resolves once a redis-server (or sentinel) on this loopback port answers PING. @param {number} port */
+export async function waitForPing(port, timeoutMs = 10_000) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
