@@ -6,6 +6,7 @@ import type { TrustedIssuers } from './assertion/issuers.js';
 import type { VerifyContext } from './assertion/verify.js';
 import type { Clock } from './clock.js';
 import type { Config } from './config.js';
+import { noFailureLimits, type FailureLimits } from './ops/failure-limits.js';
 import { healthz, readyz } from './ops/health.js';
 import { requestContext, securityHeaders } from './ops/request-context.js';
 import { PATHS } from './oauth/constants.js';
@@ -29,11 +30,14 @@ export interface AppDeps {
   logger: Logger;
   /** Present only when the embedded development issuer is in use. */
   devIssuer?: DevIssuer;
+  /** Failed-exchange limits (per client IP, per device); none when absent. */
+  failureLimits?: FailureLimits;
 }
 
 /** The whole request flow, top to bottom. */
 export function createApp(deps: AppDeps): Koa {
   const { config, store, ingest, clock, logger } = deps;
+  const failureLimits = deps.failureLimits ?? noFailureLimits;
   const verify: VerifyContext = {
     issuers: deps.issuers,
     audiences: config.audiences,
@@ -48,12 +52,13 @@ export function createApp(deps: AppDeps): Koa {
     clock,
     accessTokenTtlSeconds: config.accessTokenTtlSeconds,
     supportedScopes: config.supportedScopes,
+    failureLimits,
   };
-  const guard: GuardDeps = { realm: config.realm, store, verify, clock };
+  const guard: GuardDeps = { realm: config.realm, store, verify, clock, failureLimits };
   const grants = grantRegistry([jwtBearerGrant(sessions), tokenExchangeGrant(sessions)]);
 
   const router = new Router();
-  router.post(PATHS.token, ...tokenEndpoint(grants, config.formMaxBytes));
+  router.post(PATHS.token, ...tokenEndpoint(grants, config.formMaxBytes, failureLimits));
   router.get(PATHS.resource, requireBearer(config.realm), authenticate(guard, { acceptAssetTokens: true }), showResource);
   router.post(
     PATHS.ingest,

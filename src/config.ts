@@ -74,6 +74,14 @@ const EnvSchema = z.object({
   REALM: z.string().regex(/^[\x20\x21\x23-\x5B\x5D-\x7E]+$/, { error: 'must be printable ASCII without quotes or backslashes' }).default('assetgate'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SHUTDOWN_GRACE_MS: intSetting(0, 600000).default(10000),
+  // Failed exchanges (token endpoint and bearer-sequence asset tokens) per window; 0 turns a limit off.
+  RATE_LIMIT_FAILED_PER_IP: intSetting(0, 1_000_000).default(100),
+  RATE_LIMIT_FAILED_PER_DEVICE: intSetting(0, 1_000_000).default(10),
+  RATE_LIMIT_WINDOW_SECONDS: intSetting(1, 86400).default(60),
+  HTTP_REQUEST_TIMEOUT_MS: intSetting(500, 600000).default(30000),
+  HTTP_HEADERS_TIMEOUT_MS: intSetting(500, 600000).default(10000),
+  HTTP_KEEPALIVE_TIMEOUT_MS: intSetting(0, 600000).default(5000),
+  HTTP_MAX_HEADER_BYTES: intSetting(1024, 64 * 1024).default(16 * 1024),
 });
 
 export type Mode = 'production' | 'development' | 'test';
@@ -103,6 +111,10 @@ export interface Config {
   realm: string;
   logLevel: string;
   shutdownGraceMs: number;
+  /** Failed exchanges allowed per client IP and per verified device in one window (0: no limit). */
+  failureLimits: { perClient: number; perDevice: number; windowSeconds: number };
+  /** Node HTTP server limits: slow or oversized requests are cut off before the app sees them. */
+  http: { requestTimeoutMs: number; headersTimeoutMs: number; keepAliveTimeoutMs: number; maxHeaderBytes: number };
 }
 
 export class ConfigError extends Error {
@@ -179,5 +191,17 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
     realm: e.REALM,
     logLevel: e.LOG_LEVEL,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    failureLimits: {
+      perClient: e.RATE_LIMIT_FAILED_PER_IP,
+      perDevice: e.RATE_LIMIT_FAILED_PER_DEVICE,
+      windowSeconds: e.RATE_LIMIT_WINDOW_SECONDS,
+    },
+    http: {
+      requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
+      // Node refuses a headers timeout above the request timeout.
+      headersTimeoutMs: Math.min(e.HTTP_HEADERS_TIMEOUT_MS, e.HTTP_REQUEST_TIMEOUT_MS),
+      keepAliveTimeoutMs: e.HTTP_KEEPALIVE_TIMEOUT_MS,
+      maxHeaderBytes: e.HTTP_MAX_HEADER_BYTES,
+    },
   };
 }

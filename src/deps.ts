@@ -4,6 +4,7 @@ import { createDevIssuer } from './assertion/dev-issuer.js';
 import { localIssuer, remoteIssuer, TrustedIssuers, type IssuerSettings } from './assertion/issuers.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
+import { createFailureLimits } from './ops/failure-limits.js';
 import { MemoryTokenStore } from './tokens/memory-store.js';
 import { createRedisClient, waitForReady } from './tokens/redis-client.js';
 import { RedisIngestStream, RedisTokenStore } from './tokens/redis-store.js';
@@ -19,6 +20,7 @@ export interface Runtime {
 export async function buildRuntime(config: Config, logger: Logger, clock: Clock = systemClock): Promise<Runtime> {
   let store: AppDeps['store'];
   let ingest: AppDeps['ingest'];
+  let failureLimits: AppDeps['failureLimits'];
   if (config.redisUrl) {
     const redis = createRedisClient(config.redisUrl);
     redis.on('error', (err: Error) => logger.warn({ err: { message: err.message } }, 'redis connection error'));
@@ -30,11 +32,13 @@ export async function buildRuntime(config: Config, logger: Logger, clock: Clock 
       clock,
     });
     ingest = new RedisIngestStream(redis, config.redisKeyPrefix, config.ingest.streamKey, config.ingest.maxLen);
+    failureLimits = createFailureLimits(config.failureLimits, logger, { client: redis, keyPrefix: config.redisKeyPrefix });
   } else {
     logger.warn('!!! REDIS_URL is not set: using the embedded IN-MEMORY store. Tokens and events vanish on restart. Development only. !!!');
     const memory = new MemoryTokenStore(clock);
     store = memory;
     ingest = memory;
+    failureLimits = createFailureLimits(config.failureLimits, logger);
   }
 
   const settings: IssuerSettings = {
@@ -47,7 +51,7 @@ export async function buildRuntime(config: Config, logger: Logger, clock: Clock 
     },
   };
   const issuers = new TrustedIssuers();
-  const deps: AppDeps = { config, store, ingest, issuers, clock, logger };
+  const deps: AppDeps = { config, store, ingest, issuers, clock, logger, failureLimits };
   if (config.trustedIssuers.length > 0) {
     for (const iss of config.trustedIssuers) issuers.add(remoteIssuer(iss, settings, clock));
     // Warm the key caches so the first device does not wait; failures surface per request.

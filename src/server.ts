@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import { createApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import { buildRuntime } from './deps.js';
+import { createHttpServer } from './ops/http-server.js';
 import { createLogger } from './ops/logger.js';
 
 /** Process entry: config -> deps -> app -> listen; graceful shutdown on SIGTERM / SIGINT. */
@@ -26,10 +27,8 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     process.exit(1);
   }
   const app = createApp(runtime.deps);
-  const server: Server = app.listen(config.port, config.host);
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 30_000;
-  server.keepAliveTimeout = 5_000;
+  const server: Server = createHttpServer(config.http, app.callback());
+  server.listen(config.port, config.host);
   server.once('listening', () => {
     logger.info({ port: config.port, host: config.host, publicUrl: config.publicUrl, mode: config.mode }, 'assetgate listening');
   });

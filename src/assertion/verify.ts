@@ -1,9 +1,10 @@
-import { decodeJwt, decodeProtectedHeader, jwtVerify, type JWSHeaderParameters, type JWTPayload } from 'jose';
+import { jwtVerify, type JWSHeaderParameters, type JWTPayload } from 'jose';
 import type { Clock } from '../clock.js';
 import { applyClaimsPolicy, type AssetClaims } from './claims-policy.js';
 import type { TrustedIssuers } from './issuers.js';
 import { IssuerUnavailableError, UnknownKeyError } from './jwks.js';
 import { AssertionRejected, rejectionFromJose } from './rejections.js';
+import { decodeCanonicalBase64url, parseStrictJsonObject, StrictJsonError } from './strict-json.js';
 
 export interface VerifyContext {
   issuers: TrustedIssuers;
@@ -21,11 +22,22 @@ function unverifiedParts(token: string, maxBytes: number): { header: JWSHeaderPa
   if (token.length > maxBytes) throw new AssertionRejected('too_large', 'assertion is too large');
   if (token.split('.').length === 5) throw new AssertionRejected('encrypted', 'encrypted JWTs (JWE) are not accepted');
   if (!JWS_COMPACT.test(token)) throw new AssertionRejected('malformed', 'assertion is not a compact JWS (three base64url parts)');
+  const [headerPart, payloadPart, signaturePart] = token.split('.') as [string, string, string];
   try {
-    return { header: decodeProtectedHeader(token), payload: decodeJwt(token) };
+    const header = parseStrictJsonObject(headerPart) as JWSHeaderParameters;
+    const payload = parseStrictJsonObject(payloadPart) as JWTPayload;
+    decodeCanonicalBase64url(signaturePart);
+    return { header, payload };
   } catch (err) {
-    throw rejectionFromJose(err);
+    if (err instanceof StrictJsonError) throw new AssertionRejected('malformed', 'assertion is not a well-formed signed JWT', err.message);
+    throw err;
   }
+}
+
+/** The verified subject (did, else sub) travels with a rejection, for per-device failure limits. */
+function verifiedSubjectOf(payload: JWTPayload): string | undefined {
+  const subject = payload.did ?? payload.sub;
+  return typeof subject === 'string' && subject.length > 0 && subject.length <= 256 ? subject : undefined;
 }
 
 /**
@@ -69,9 +81,14 @@ export async function verifyAssetToken(token: string, ctx: VerifyContext): Promi
   } catch (err) {
     throw rejectionFromJose(err);
   }
-  return applyClaimsPolicy(verified, {
-    nowSeconds: Math.floor(nowMs / 1000),
-    skewSeconds: ctx.skewSeconds,
-    maxLifetimeSeconds: ctx.maxLifetimeSeconds,
-  });
+  try {
+    return applyClaimsPolicy(verified, {
+      nowSeconds: Math.floor(nowMs / 1000),
+      skewSeconds: ctx.skewSeconds,
+      maxLifetimeSeconds: ctx.maxLifetimeSeconds,
+    });
+  } catch (err) {
+    if (err instanceof AssertionRejected) err.subject ??= verifiedSubjectOf(verified);
+    throw err;
+  }
 }

@@ -2,6 +2,7 @@ import type { Context, Middleware, Next } from 'koa';
 import { InvalidRequest, UnsupportedGrantType } from './errors.js';
 import { noStore, parseForm, type FormParams } from './form.js';
 import type { GrantRegistry } from './grants/registry.js';
+import { limitFailedExchanges, noFailureLimits, type FailureLimits } from '../ops/failure-limits.js';
 
 /** Picks the grant handler by grant_type (RFC 6749 §4.5 / §5.2). */
 export function dispatchGrant(grants: GrantRegistry) {
@@ -17,6 +18,6 @@ export function dispatchGrant(grants: GrantRegistry) {
 }
 
 /** POST /oauth2/token as a pipeline of named middlewares. */
-export function tokenEndpoint(grants: GrantRegistry, formMaxBytes: number): Middleware[] {
-  return [noStore, parseForm(formMaxBytes), dispatchGrant(grants)];
+export function tokenEndpoint(grants: GrantRegistry, formMaxBytes: number, failureLimits: FailureLimits = noFailureLimits): Middleware[] {
+  return [noStore, limitFailedExchanges(failureLimits), parseForm(formMaxBytes), dispatchGrant(grants)];
 }

@@ -2,6 +2,7 @@ import type { Context, Next } from 'koa';
 import { AssertionRejected } from '../assertion/rejections.js';
 import { verifyAssetToken, type VerifyContext } from '../assertion/verify.js';
 import type { Clock } from '../clock.js';
+import type { FailureLimits } from '../ops/failure-limits.js';
 import { InvalidRequest, InvalidToken, MissingCredentials, type OAuthError } from '../oauth/errors.js';
 import { assertionUseOf } from '../oauth/grants/session-issuer.js';
 import { accessTokenHandle } from '../tokens/access-token.js';
@@ -25,6 +26,8 @@ export interface GuardDeps {
   store: TokenStore;
   verify: VerifyContext;
   clock: Clock;
+  /** Bearer-sequence asset tokens are exchanges too: same failure limits as the token endpoint. */
+  failureLimits?: FailureLimits;
 }
 
 const TOKEN68 = /^[A-Za-z0-9\-._~+/]+=*$/;
@@ -84,20 +87,24 @@ async function principalFromAccessToken(token: string, deps: GuardDeps): Promise
 async function principalFromAssetToken(token: string, deps: GuardDeps, ctx: Context): Promise<Principal> {
   let use: AssertionUse;
   let principal: Principal;
+  await deps.failureLimits?.checkClient(ctx.ip);
   try {
     const claims = await verifyAssetToken(token, deps.verify);
+    await deps.failureLimits?.checkDevice(claims.subject);
     use = assertionUseOf(claims, deps.verify.skewSeconds);
     principal = { via: 'asset_token', sub: claims.subject, iss: claims.iss, exp: claims.exp };
     if (claims.did !== undefined) principal.did = claims.did;
     if (claims.aid !== undefined) principal.aid = claims.aid;
   } catch (err) {
     if (err instanceof AssertionRejected) {
+      await deps.failureLimits?.recordFailure(ctx.ip, err.subject);
       throw withChallenge(new InvalidToken(`asset token rejected: ${err.hint}`, { debug: `${err.reason}: ${err.debug ?? ''}` }), deps.realm);
     }
     throw err;
   }
   const outcome = await deps.store.consumeAssertion(use);
   if (outcome !== 'accepted') {
+    await deps.failureLimits?.recordFailure(ctx.ip, use.subject);
     const hint = outcome === 'replayed' ? 'asset token has already been used' : 'asset token was issued before the device was revoked';
     throw withChallenge(new InvalidToken(hint, { debug: outcome }), deps.realm);
   }

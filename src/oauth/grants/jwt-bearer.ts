@@ -11,7 +11,9 @@ export function jwtBearerGrant(deps: SessionIssuerDeps): GrantHandler {
     async handle(form: FormParams): Promise<TokenResponse> {
       const assertion = form.get('assertion');
       if (assertion === undefined) throw new InvalidRequest('parameter "assertion" is required');
-      return exchangeAssetToken(assertion, form.get('scope'), deps, (r) => new InvalidGrant(r.hint, { debug: `${r.reason}: ${r.debug ?? ''}` }));
+      return exchangeAssetToken(assertion, form.get('scope'), deps, (r) =>
+        new InvalidGrant(r.hint, { debug: `${r.reason}: ${r.debug ?? ''}`, subject: r.subject }),
+      );
     },
   };
 }

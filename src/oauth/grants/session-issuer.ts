@@ -2,6 +2,7 @@ import type { Clock } from '../../clock.js';
 import { verifyAssetToken, type VerifyContext } from '../../assertion/verify.js';
 import { AssertionRejected } from '../../assertion/rejections.js';
 import type { AssetClaims } from '../../assertion/claims-policy.js';
+import type { FailureLimits } from '../../ops/failure-limits.js';
 import { mintAccessToken } from '../../tokens/access-token.js';
 import type { AccessTokenRecord, AssertionUse, TokenStore } from '../../tokens/store.js';
 import { grantScope } from '../scope-policy.js';
@@ -13,6 +14,8 @@ export interface SessionIssuerDeps {
   clock: Clock;
   accessTokenTtlSeconds: number;
   supportedScopes: string[] | undefined;
+  /** Per-device failure limit, checked once the signature has named the device. */
+  failureLimits?: FailureLimits;
 }
 
 /** The single-use mark of an asset token lives until its exp plus skew (RFC 7523 §3 item 7). */
@@ -42,6 +45,7 @@ export async function exchangeAssetToken(
     if (err instanceof AssertionRejected) throw rejected(err);
     throw err;
   }
+  await deps.failureLimits?.checkDevice(claims.subject);
   const now = deps.clock.now();
   // expires_in never reaches past the assertion's exp; at least one second.
   const lifetimeMs = Math.max(1000, Math.min(deps.accessTokenTtlSeconds * 1000, claims.exp * 1000 - now));
@@ -52,8 +56,14 @@ export async function exchangeAssetToken(
   if (scope !== undefined) record.scope = scope;
 
   const outcome = await deps.store.consumeAssertion(assertionUseOf(claims, deps.verify.skewSeconds), { handle, record });
-  if (outcome === 'replayed') throw rejected(new AssertionRejected('replayed', 'assertion has already been used'));
-  if (outcome === 'device_blocked') throw rejected(new AssertionRejected('device_blocked', 'assertion was issued before the device was revoked'));
+  if (outcome !== 'accepted') {
+    const rejection =
+      outcome === 'replayed'
+        ? new AssertionRejected('replayed', 'assertion has already been used')
+        : new AssertionRejected('device_blocked', 'assertion was issued before the device was revoked');
+    rejection.subject = claims.subject;
+    throw rejected(rejection);
+  }
 
   const response: TokenResponse = { access_token: token, token_type: 'Bearer', expires_in: Math.floor(lifetimeMs / 1000) };
   if (scope !== undefined) response.scope = scope;

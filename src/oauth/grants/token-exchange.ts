@@ -27,7 +27,7 @@ export function tokenExchangeGrant(deps: SessionIssuerDeps): GrantHandler {
         throw new InvalidRequest('actor tokens are not supported');
       }
       const response = await exchangeAssetToken(subjectToken, form.get('scope'), deps, (r) =>
-        new InvalidRequest(`subject_token is invalid: ${r.hint}`, { debug: `${r.reason}: ${r.debug ?? ''}` }),
+        new InvalidRequest(`subject_token is invalid: ${r.hint}`, { debug: `${r.reason}: ${r.debug ?? ''}`, subject: r.subject }),
       );
       return { ...response, issued_token_type: TOKEN_TYPE_ACCESS_TOKEN };
     },

@@ -1,0 +1,58 @@
+import { createServer, type RequestListener, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+
+export interface HttpLimits {
+  requestTimeoutMs: number;
+  headersTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  maxHeaderBytes: number;
+}
+
+/** What Node's HTTP parser reports about a request it refused, as the client will see it. */
+function clientErrorStatus(code: string | undefined): [number, string] {
+  if (code === 'HPE_HEADER_OVERFLOW') return [431, 'request headers are too large'];
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT' || code === 'ERR_HTTP_HEADERS_TIMEOUT') return [408, 'request was not received in time'];
+  return [400, 'request is not valid HTTP'];
+}
+
+const REASONS: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
+
+/**
+ * The HTTP server with the limits that protect it before any middleware runs: slow headers and
+ * slow bodies (slowloris) are cut off, header sections are bounded, and what Node's parser refuses
+ * is still answered with an RFC 6749 §5.2-shaped JSON error (never a bare status line, never the
+ * parser's message).
+ */
+export function createHttpServer(limits: HttpLimits, listener?: RequestListener): Server {
+  const server = createServer(
+    {
+      requestTimeout: limits.requestTimeoutMs,
+      headersTimeout: limits.headersTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      maxHeaderSize: limits.maxHeaderBytes,
+      // How often Node looks for timed-out requests; by default only every 30 s.
+      connectionsCheckingInterval: Math.max(250, Math.min(30_000, Math.floor(limits.requestTimeoutMs / 4))),
+    },
+    listener,
+  );
+  server.on('clientError', (err: Error & { code?: string }, socket: Duplex) => {
+    // A response already under way cannot be replaced; a closed socket cannot be answered.
+    const inProgress = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    if (err.code === 'ECONNRESET' || !socket.writable || inProgress?.headersSent) {
+      socket.destroy();
+      return;
+    }
+    const [status, description] = clientErrorStatus(err.code);
+    const body = JSON.stringify({ error: 'invalid_request', error_description: description });
+    socket.end(
+      `HTTP/1.1 ${status} ${REASONS[status]}\r\n` +
+        'Content-Type: application/json; charset=utf-8\r\n' +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+        'Cache-Control: no-store\r\n' +
+        'X-Content-Type-Options: nosniff\r\n' +
+        'Connection: close\r\n\r\n' +
+        body,
+    );
+  });
+  return server;
+}
