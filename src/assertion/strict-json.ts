@@ -10,7 +10,8 @@ export class StrictJsonError extends Error {
   override name = 'StrictJsonError';
 }
 
-const FATAL_UTF8 = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM keeps a byte order mark in the text, where JSON.parse refuses it (RFC 8259 §8.1).
+const FATAL_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** base64url segment -> bytes; refuses anything that does not re-encode to the same text. */
 export function decodeCanonicalBase64url(segment: string): Buffer {

@@ -16,6 +16,14 @@ export interface VerifyContext {
 }
 
 // The signature may be empty here so that `alg: none` is refused by the algorithm check by name.
+/**
+ * Header parameters this server refuses outright: `crit` names extensions it would have to
+ * understand (RFC 7515 §4.1.11; asset tokens use none), `b64` changes what is signed (RFC 7797),
+ * `enc` and `zip` belong to JWE or compression (RFC 8725 §3.6). `jku`, `x5u`, `jwk` and `x5c` are
+ * merely ignored: keys come from the configured JWKS only.
+ */
+const REFUSED_HEADER_PARAMETERS = ['crit', 'b64', 'enc', 'zip'] as const;
+
 const JWS_COMPACT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
 function unverifiedParts(token: string, maxBytes: number): { header: JWSHeaderParameters; payload: JWTPayload } {
@@ -51,6 +59,8 @@ export async function verifyAssetToken(token: string, ctx: VerifyContext): Promi
   if (header.typ !== undefined && !/^(application\/)?jwt$/i.test(header.typ)) {
     throw new AssertionRejected('bad_header', 'assertion typ must be JWT');
   }
+  const refused = REFUSED_HEADER_PARAMETERS.find((name) => name in header);
+  if (refused) throw new AssertionRejected('bad_header', `assertion header parameter "${refused}" is not accepted`);
   if (typeof payload.iss !== 'string') throw new AssertionRejected('missing_claim', 'assertion has no iss');
   const issuer = ctx.issuers.get(payload.iss);
   if (!issuer) throw new AssertionRejected('untrusted_issuer', 'assertion issuer is not trusted', payload.iss.slice(0, 200));
