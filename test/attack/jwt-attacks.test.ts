@@ -65,9 +65,9 @@ describe('sanity: the attack tooling produces tokens the server accepts when not
 
   it('accepts a fractional exp (NumericDate may be non-integer, RFC 7519 §2) instead of failing with 503', async () => {
     // Found by this suite: a fractional exp reached Redis as a fractional PX and answered 503.
-    const res = await postForm(ag.tokenEndpoint, { grant_type: JWT_BEARER, assertion: await mint({ claims: { exp: now() + 600.123 } }) });
+    const res = await postForm(ag.tokenEndpoint, { grant_type: JWT_BEARER, assertion: await mint({ claims: { exp: now() + 600.1234567 } }) });
     expect(res.status).toBe(200);
-    const viaBearer = await call(`${ag.url}/resource`, { headers: { authorization: `Bearer ${await mint({ claims: { exp: now() + 300.777 } })}` } });
+    const viaBearer = await call(`${ag.url}/resource`, { headers: { authorization: `Bearer ${await mint({ claims: { exp: now() + 300.7777777 } })}` } });
     expect(viaBearer.status).toBe(200);
   });
 });
