@@ -43,6 +43,11 @@ export function requireBearer(realm: string) {
   return async function requireBearerMiddleware(ctx: Context, next: Next): Promise<void> {
     const header = ctx.get('authorization');
     if (header === '') throw withChallenge(new MissingCredentials('authentication required'), realm);
+    // Node keeps only the first of repeated Authorization headers; two credentials are ambiguous
+    // (RFC 6750 §3.1 invalid_request), so refuse instead of guessing.
+    if ((ctx.req.headersDistinct.authorization?.length ?? 0) > 1) {
+      throw withChallenge(new InvalidRequest('more than one Authorization header'), realm);
+    }
     const match = /^([A-Za-z]+) +(\S+)$/.exec(header);
     if (!match || header.length > MAX_AUTHORIZATION_LENGTH) {
       throw withChallenge(new InvalidRequest('Authorization header is malformed'), realm);
