@@ -1,6 +1,6 @@
 import { KeyObject, sign as nodeSign } from 'node:crypto';
 import { connect } from 'node:net';
-import { createServer, type Server } from 'node:http';
+import { createServer, request as httpRequest, type Server } from 'node:http';
 import { expect } from '@jest/globals';
 import type { CryptoKey } from 'jose';
 
@@ -129,3 +129,36 @@ export class AttackerServer {
     await new Promise((r) => this.server?.close(r));
   }
 }
+
+/**
+ * One HTTP request from a chosen loopback source address (127.0.0.0/8 is all loopback on Linux):
+ * how tests play several clients with distinct IPs.
+ */
+export function requestFrom(
+  localAddress: string,
+  url: string,
+  init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<{ status: number; headers: Record<string, string>; json: Record<string, unknown>; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: init.method ?? 'GET', headers: init.headers, localAddress, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let json: Record<string, unknown> = {};
+        try {
+          json = JSON.parse(text) as Record<string, unknown>;
+        } catch {
+          /* not JSON */
+        }
+        const headers = Object.fromEntries(Object.entries(res.headers).map(([k, v]) => [k, String(v)]));
+        resolve({ status: res.statusCode ?? 0, headers, json, text });
+      });
+    });
+    req.on('error', reject);
+    req.end(init.body);
+  });
+}
+
+export const formFrom = (localAddress: string, url: string, fields: Record<string, string>) =>
+  requestFrom(localAddress, url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields).toString() });
