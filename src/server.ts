@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import { createApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import { buildRuntime } from './deps.js';
-import { createHttpServer } from './ops/http-server.js';
+import { closeGracefully, createHttpServer } from './ops/http-server.js';
 import { createLogger } from './ops/logger.js';
 
 /** Process entry: config -> deps -> app -> listen; graceful shutdown on SIGTERM / SIGINT. */
@@ -47,13 +47,12 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
       server.closeAllConnections();
     }, config.shutdownGraceMs);
     force.unref();
-    server.close(() => {
+    closeGracefully(server, () => {
       void runtime.close().finally(() => {
         logger.info('stopped');
         process.exit(0);
       });
     });
-    server.closeIdleConnections();
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));

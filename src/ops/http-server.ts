@@ -1,4 +1,4 @@
-import { createServer, type RequestListener, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type ServerResponse, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 
 export interface HttpLimits {
@@ -13,6 +13,20 @@ function clientErrorStatus(code: string | undefined): [number, string] {
   if (code === 'HPE_HEADER_OVERFLOW') return [431, 'request headers are too large'];
   if (code === 'ERR_HTTP_REQUEST_TIMEOUT' || code === 'ERR_HTTP_HEADERS_TIMEOUT') return [408, 'request was not received in time'];
   return [400, 'request is not valid HTTP'];
+}
+
+const openResponses = new WeakMap<Server, Set<ServerResponse>>();
+
+/**
+ * Graceful stop: no new connections; requests in flight finish, and their answers (like every
+ * later one) close the connection, so keep-alive clients cannot hold the process open.
+ */
+export function closeGracefully(server: Server, done: () => void): void {
+  server.close(() => done());
+  for (const res of openResponses.get(server) ?? []) {
+    if (!res.headersSent) res.setHeader('Connection', 'close');
+  }
+  server.closeIdleConnections();
 }
 
 const REASONS: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
@@ -35,6 +49,18 @@ export function createHttpServer(limits: HttpLimits, listener?: RequestListener)
     },
     listener,
   );
+  // Once close() has been called, every answer closes its connection: keep-alive clients that
+  // keep sending would otherwise hold a draining server open until the grace period runs out.
+  const pending = new Set<ServerResponse>();
+  openResponses.set(server, pending);
+  server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
+    if (!server.listening) {
+      res.setHeader('Connection', 'close');
+      return;
+    }
+    pending.add(res);
+    res.once('close', () => pending.delete(res));
+  });
   server.on('clientError', (err: Error & { code?: string }, socket: Duplex) => {
     // A response already under way cannot be replaced; a closed socket cannot be answered.
     const inProgress = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;

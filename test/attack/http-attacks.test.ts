@@ -176,7 +176,7 @@ describe('unicode in every field', () => {
 
   it('form fields at the token endpoint', async () => {
     for (const u of samples) {
-      for (const fields of [
+      for (const fields of <Array<Record<string, string>>>[
         { grant_type: u },
         { grant_type: JWT_BEARER, assertion: u },
         { grant_type: JWT_BEARER, assertion: `${u}.${u}.${u}` },
