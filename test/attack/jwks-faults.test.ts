@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { postForm, startAssetgate, TestClock, type Harness } from '../support/harness.js';
+import { postForm, startAssetgate, TestClock } from '../support/harness.js';
 import { assetToken, MockIssuer, type JwksMode } from '../support/mock-issuer.js';
 import { AttackerServer } from '../support/attack.js';
 

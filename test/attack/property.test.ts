@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { localIssuer, TrustedIssuers } from '../../src/assertion/issuers.js';
 import { AssertionRejected } from '../../src/assertion/rejections.js';
+import { hasDuplicateMemberNames } from '../../src/assertion/strict-json.js';
 import { verifyAssetToken, type VerifyContext } from '../../src/assertion/verify.js';
 import { InvalidRequest } from '../../src/oauth/errors.js';
 import { parseFormBody } from '../../src/oauth/form.js';
@@ -104,6 +105,23 @@ describe('token verifier', () => {
       throw err; // anything else would become a 500
     }
   }
+
+  it('pure: the duplicate-member scan finds every injected duplicate and nothing else', () => {
+    fc.assert(
+      fc.property(fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 3 })), fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 1 }), (obj, name, value) => {
+        const text = JSON.stringify(obj);
+        expect(hasDuplicateMemberNames(text)).toBe(false); // JSON.stringify never repeats a name
+        const withName = JSON.stringify({ ...obj, [name]: value });
+        // Append the same name again, escaped differently, at the end of the top-level object.
+        const escaped = JSON.stringify(name).replace(/[a-z]/, (c) => `\\u00${c.charCodeAt(0).toString(16)}`);
+        const duplicated = `${withName.slice(0, -1)},${escaped}:0}`;
+        expect(hasDuplicateMemberNames(duplicated)).toBe(true);
+        // Same name nested one level down, inside an array: not a duplicate of the outer one.
+        expect(hasDuplicateMemberNames(JSON.stringify({ ...obj, [name]: [{ [name]: value }] }))).toBe(false);
+      }),
+      { numRuns: 1000 },
+    );
+  });
 
   it('pure: arbitrary strings are rejected as assertions, never thrown as something else', async () => {
     await fc.assert(
