@@ -103,7 +103,7 @@ describe('nothing secret at rest', () => {
       else if (type === 'hash') dump.push(JSON.stringify(await ag.redis!.hgetall(key)));
       else if (type === 'list') dump.push(JSON.stringify(await ag.redis!.lrange(key, 0, -1)));
       else if (type === 'set') dump.push(JSON.stringify(await ag.redis!.smembers(key)));
-      else if (type === 'zset') dump.push(JSON.stringify(await ag.redis!.zrange(key, 0, -1)));
+      else if (type === 'zset') dump.push(JSON.stringify(await ag.redis!.zrange(key, "0", "-1")));
       else throw new Error(`unexpected key type ${type} for ${key}`);
     }
     const all = dump.join('\n');
