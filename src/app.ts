@@ -10,6 +10,7 @@ import { deviceRevocationEndpoint } from './admin/routes.js';
 import { createDpopContext, offerDpopNonce } from './dpop/context.js';
 import type { ActivityLog } from './ops/activity.js';
 import { activityEndpoint, DASHBOARD_PATHS, dashboardPage, dashboardScript, dashboardStyle } from './ops/dashboard.js';
+import { noFailureLimits, type FailureLimits } from './ops/failure-limits.js';
 import { healthz, readyz } from './ops/health.js';
 import { Metrics, metricsEndpoint } from './ops/metrics.js';
 import { requestContext, securityHeaders } from './ops/request-context.js';
@@ -43,6 +44,8 @@ export interface AppDeps {
   metrics?: Metrics;
   /** The development activity page's log; never in production. */
   activity?: ActivityLog;
+  /** Failed-exchange limits (per client IP, per device); none when absent. */
+  failureLimits?: FailureLimits;
 }
 
 /** The whole request flow, top to bottom. */
@@ -50,6 +53,7 @@ export function createApp(deps: AppDeps): Koa {
   const { config, store, ingest, clock, logger } = deps;
   const metrics = deps.metrics ?? new Metrics();
   const activity = config.mode === 'production' ? undefined : deps.activity;
+  const failureLimits = deps.failureLimits ?? noFailureLimits;
   const verify: VerifyContext = {
     issuers: deps.issuers,
     audiences: config.audiences,
@@ -67,8 +71,9 @@ export function createApp(deps: AppDeps): Koa {
     supportedScopes: config.supportedScopes,
     dpop,
     observer: metrics.assertionObserver('token', activity),
+    failureLimits,
   };
-  const guard: GuardDeps = { realm: config.realm, store, verify, clock, dpop, observer: metrics.assertionObserver('resource', activity) };
+  const guard: GuardDeps = { realm: config.realm, store, verify, clock, dpop, observer: metrics.assertionObserver('resource', activity), failureLimits };
   const grants = grantRegistry([jwtBearerGrant(sessions), tokenExchangeGrant(sessions)]);
   const resourceServers: ResourceServerEndpointDeps = {
     store,
@@ -79,7 +84,7 @@ export function createApp(deps: AppDeps): Koa {
   };
 
   const router = new Router();
-  router.post(PATHS.token, ...tokenEndpoint(grants, config.formMaxBytes, dpop));
+  router.post(PATHS.token, ...tokenEndpoint(grants, config.formMaxBytes, dpop, failureLimits));
   router.post(PATHS.introspect, ...introspectionEndpoint(resourceServers));
   router.post(PATHS.revoke, ...revocationEndpoint(resourceServers));
   router.get(PATHS.metadata, serveMetadata(config));

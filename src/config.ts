@@ -94,6 +94,14 @@ export const EnvSchema = z.object({
   DPOP_NONCE_SECRET: z.string().min(32, { error: 'must be at least 32 characters (a random secret shared by every instance)' }).optional(),
   DPOP_NONCE_LIFETIME_SECONDS: intSetting(10, 86400).default(300),
   METRICS_TOKEN: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
+  // Failed exchanges (token endpoint and bearer-sequence asset tokens) per window; 0 turns a limit off.
+  RATE_LIMIT_FAILED_PER_IP: intSetting(0, 1_000_000).default(100),
+  RATE_LIMIT_FAILED_PER_DEVICE: intSetting(0, 1_000_000).default(10),
+  RATE_LIMIT_WINDOW_SECONDS: intSetting(1, 86400).default(60),
+  HTTP_REQUEST_TIMEOUT_MS: intSetting(500, 600000).default(30000),
+  HTTP_HEADERS_TIMEOUT_MS: intSetting(500, 600000).default(10000),
+  HTTP_KEEPALIVE_TIMEOUT_MS: intSetting(0, 600000).default(5000),
+  HTTP_MAX_HEADER_BYTES: intSetting(1024, 64 * 1024).default(16 * 1024),
 });
 
 export type Mode = 'production' | 'development' | 'test';
@@ -147,6 +155,10 @@ export interface Config {
   metricsToken: string | undefined;
   /** The configuration file the settings came from, if any. */
   configFile: string | undefined;
+  /** Failed exchanges allowed per client IP and per verified device in one window (0: no limit). */
+  failureLimits: { perClient: number; perDevice: number; windowSeconds: number };
+  /** Node HTTP server limits: slow or oversized requests are cut off before the app sees them. */
+  http: { requestTimeoutMs: number; headersTimeoutMs: number; keepAliveTimeoutMs: number; maxHeaderBytes: number };
 }
 
 export const CLAIM_PROFILES = ['salesforce-asset-token', 'generic-jwt'] as const;
@@ -357,6 +369,18 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
     issuers,
     metricsToken: e.METRICS_TOKEN,
     configFile: layer?.source,
+    failureLimits: {
+      perClient: e.RATE_LIMIT_FAILED_PER_IP,
+      perDevice: e.RATE_LIMIT_FAILED_PER_DEVICE,
+      windowSeconds: e.RATE_LIMIT_WINDOW_SECONDS,
+    },
+    http: {
+      requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
+      // Node refuses a headers timeout above the request timeout.
+      headersTimeoutMs: Math.min(e.HTTP_HEADERS_TIMEOUT_MS, e.HTTP_REQUEST_TIMEOUT_MS),
+      keepAliveTimeoutMs: e.HTTP_KEEPALIVE_TIMEOUT_MS,
+      maxHeaderBytes: e.HTTP_MAX_HEADER_BYTES,
+    },
   };
 }
 

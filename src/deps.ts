@@ -6,6 +6,7 @@ import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import { ActivityLog } from './ops/activity.js';
 import { Metrics } from './ops/metrics.js';
+import { createFailureLimits } from './ops/failure-limits.js';
 import { MemoryTokenStore } from './tokens/memory-store.js';
 import { connectRedis, waitForReady } from './tokens/redis-client.js';
 import { RedisIngestStream, RedisTokenStore } from './tokens/redis-store.js';
@@ -27,6 +28,7 @@ export async function buildRuntime(
   const metrics = new Metrics({ processMetrics: options.processMetrics ?? false });
   let store: AppDeps['store'];
   let ingest: AppDeps['ingest'];
+  let failureLimits: AppDeps['failureLimits'];
   if (config.redis) {
     const redis = connectRedis(config.redis);
     redis.on('error', (err: Error) => {
@@ -41,6 +43,7 @@ export async function buildRuntime(
       clock,
     });
     ingest = new RedisIngestStream(redis, config.redisKeyPrefix, config.ingest.streamKey, config.ingest.maxLen);
+    failureLimits = createFailureLimits(config.failureLimits, logger, { client: redis, keyPrefix: config.redisKeyPrefix });
   } else {
     logger.warn('!!! No Redis configured (REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS): using the embedded IN-MEMORY store. Tokens and events vanish on restart. Development only. !!!');
     const memory = new MemoryTokenStore(clock);
@@ -49,6 +52,7 @@ export async function buildRuntime(
     metrics.gaugeAtScrape('assetgate_live_access_tokens', 'Unexpired access tokens (in-memory store only: counting in Redis is not cheap).', () =>
       memory.liveAccessTokens(),
     );
+    failureLimits = createFailureLimits(config.failureLimits, logger);
   }
 
   const settings: IssuerSettings = {
@@ -61,7 +65,7 @@ export async function buildRuntime(
     },
   };
   const issuers = new TrustedIssuers();
-  const deps: AppDeps = { config, store, ingest, issuers, clock, logger, metrics };
+  const deps: AppDeps = { config, store, ingest, issuers, clock, logger, metrics, failureLimits };
   if (config.mode !== 'production') deps.activity = new ActivityLog(clock);
   if (config.trustedIssuers.length > 0) {
     for (const iss of config.issuers) issuers.add(configuredIssuer(iss, settings.jwks, clock, metrics.jwksObserver(iss.issuer)));

@@ -6,6 +6,7 @@ import { systemClock } from './clock.js';
 import { loadEffectiveConfig } from './config-file.js';
 import { ConfigError } from './config.js';
 import { buildRuntime } from './deps.js';
+import { closeGracefully, createHttpServer } from './ops/http-server.js';
 import { createLogger } from './ops/logger.js';
 
 export interface MainOptions {
@@ -40,10 +41,8 @@ export async function main(env: NodeJS.ProcessEnv = process.env, options: MainOp
     process.exit(1);
   }
   const app = createApp(runtime.deps);
-  const server: Server = app.listen(config.port, config.host);
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 30_000;
-  server.keepAliveTimeout = 5_000;
+  const server: Server = createHttpServer(config.http, app.callback());
+  server.listen(config.port, config.host);
   server.once('listening', () => {
     logger.info({ pid: process.pid, port: config.port, host: config.host, publicUrl: config.publicUrl, mode: config.mode }, 'assetgate listening');
   });
@@ -62,13 +61,12 @@ export async function main(env: NodeJS.ProcessEnv = process.env, options: MainOp
       server.closeAllConnections();
     }, config.shutdownGraceMs);
     force.unref();
-    server.close(() => {
+    closeGracefully(server, () => {
       void runtime.close().finally(() => {
         logger.info('stopped');
         process.exit(0);
       });
     });
-    server.closeIdleConnections();
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));

@@ -29,6 +29,8 @@ export type RejectionReason =
 
 export class AssertionRejected extends Error {
   override name = 'AssertionRejected';
+  /** Set only once the signature was verified: the device the failure belongs to. */
+  subject: string | undefined;
   constructor(
     readonly reason: RejectionReason,
     readonly hint: string,

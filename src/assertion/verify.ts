@@ -1,9 +1,10 @@
-import { decodeJwt, decodeProtectedHeader, jwtVerify, type JWSHeaderParameters, type JWTPayload } from 'jose';
+import { jwtVerify, type JWSHeaderParameters, type JWTPayload } from 'jose';
 import type { Clock } from '../clock.js';
 import { applyClaimsPolicy, type AssetClaims, type ClaimsPolicyContext } from './claims-policy.js';
 import type { TrustedIssuers } from './issuers.js';
 import { IssuerUnavailableError, UnknownKeyError } from './jwks.js';
 import { AssertionRejected, rejectionFromJose } from './rejections.js';
+import { decodeCanonicalBase64url, parseStrictJsonObject, StrictJsonError } from './strict-json.js';
 
 export interface VerifyContext {
   issuers: TrustedIssuers;
@@ -15,17 +16,36 @@ export interface VerifyContext {
 }
 
 // The signature may be empty here so that `alg: none` is refused by the algorithm check by name.
+/**
+ * Header parameters this server refuses outright: `crit` names extensions it would have to
+ * understand (RFC 7515 §4.1.11; asset tokens use none), `b64` changes what is signed (RFC 7797),
+ * `enc` and `zip` belong to JWE or compression (RFC 8725 §3.6). `jku`, `x5u`, `jwk` and `x5c` are
+ * merely ignored: keys come from the configured JWKS only.
+ */
+const REFUSED_HEADER_PARAMETERS = ['crit', 'b64', 'enc', 'zip'] as const;
+
 const JWS_COMPACT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
 function unverifiedParts(token: string, maxBytes: number): { header: JWSHeaderParameters; payload: JWTPayload } {
   if (token.length > maxBytes) throw new AssertionRejected('too_large', 'assertion is too large');
   if (token.split('.').length === 5) throw new AssertionRejected('encrypted', 'encrypted JWTs (JWE) are not accepted');
   if (!JWS_COMPACT.test(token)) throw new AssertionRejected('malformed', 'assertion is not a compact JWS (three base64url parts)');
+  const [headerPart, payloadPart, signaturePart] = token.split('.') as [string, string, string];
   try {
-    return { header: decodeProtectedHeader(token), payload: decodeJwt(token) };
+    const header = parseStrictJsonObject(headerPart) as JWSHeaderParameters;
+    const payload = parseStrictJsonObject(payloadPart) as JWTPayload;
+    decodeCanonicalBase64url(signaturePart);
+    return { header, payload };
   } catch (err) {
-    throw rejectionFromJose(err);
+    if (err instanceof StrictJsonError) throw new AssertionRejected('malformed', 'assertion is not a well-formed signed JWT', err.message);
+    throw err;
   }
+}
+
+/** The verified subject (did, else sub) travels with a rejection, for per-device failure limits. */
+function verifiedSubjectOf(payload: JWTPayload): string | undefined {
+  const subject = payload.did ?? payload.sub;
+  return typeof subject === 'string' && subject.length > 0 && subject.length <= 256 ? subject : undefined;
 }
 
 /**
@@ -39,6 +59,8 @@ export async function verifyAssetToken(token: string, ctx: VerifyContext): Promi
   if (header.typ !== undefined && !/^(application\/)?jwt$/i.test(header.typ)) {
     throw new AssertionRejected('bad_header', 'assertion typ must be JWT');
   }
+  const refused = REFUSED_HEADER_PARAMETERS.find((name) => name in header);
+  if (refused) throw new AssertionRejected('bad_header', `assertion header parameter "${refused}" is not accepted`);
   if (typeof payload.iss !== 'string') throw new AssertionRejected('missing_claim', 'assertion has no iss');
   const issuer = ctx.issuers.get(payload.iss);
   if (!issuer) throw new AssertionRejected('untrusted_issuer', 'assertion issuer is not trusted', payload.iss.slice(0, 200));
@@ -76,5 +98,10 @@ export async function verifyAssetToken(token: string, ctx: VerifyContext): Promi
   };
   if (issuer.profile) policy.profile = issuer.profile;
   if (issuer.allowedAssetIds) policy.allowedAssetIds = issuer.allowedAssetIds;
-  return applyClaimsPolicy(verified, policy);
+  try {
+    return applyClaimsPolicy(verified, policy);
+  } catch (err) {
+    if (err instanceof AssertionRejected) err.subject ??= verifiedSubjectOf(verified);
+    throw err;
+  }
 }

@@ -6,6 +6,8 @@ export interface OAuthErrorOptions {
   debug?: string;
   /** Extra response headers, e.g. WWW-Authenticate or Retry-After. */
   headers?: Record<string, string>;
+  /** The verified device subject a failure belongs to (per-device failure limits); never shown. */
+  subject?: string | undefined;
 }
 
 export abstract class OAuthError extends Error {
@@ -15,12 +17,14 @@ export abstract class OAuthError extends Error {
   readonly description: string;
   readonly debug: string | undefined;
   headers: Record<string, string>;
+  readonly subject: string | undefined;
 
   constructor(description: string, options: OAuthErrorOptions = {}) {
     super(description);
     this.description = description;
     this.debug = options.debug;
     this.headers = options.headers ?? {};
+    this.subject = options.subject;
   }
 
   override get name(): string {
@@ -97,6 +101,18 @@ export class TemporarilyUnavailable extends OAuthError {
   readonly status = 503;
   constructor(description: string, options: OAuthErrorOptions = {}) {
     super(description, { ...options, headers: { 'Retry-After': '1', ...options.headers } });
+  }
+}
+/**
+ * Too many failed attempts from one client or for one device (RFC 6585 §4: 429 with Retry-After).
+ * OAuth has no code of its own for this; temporarily_unavailable (RFC 6749 §4.1.2.1) tells a
+ * client to come back later, which is what it should do.
+ */
+export class TooManyRequests extends OAuthError {
+  readonly code = 'temporarily_unavailable';
+  readonly status = 429;
+  constructor(description: string, retryAfterSeconds: number, options: OAuthErrorOptions = {}) {
+    super(description, { ...options, headers: { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))), ...options.headers } });
   }
 }
 export class ServerError extends OAuthError {

@@ -25,7 +25,10 @@ export function renderErrors(logger: Logger) {
     try {
       await next();
       if (ctx.body === undefined || ctx.body === null) {
-        const status = ctx.status;
+        let status = ctx.status;
+        // The router answers methods it has never heard of (TRACE, PROPFIND...) with 501; for a
+        // client that is the same mistake as any other wrong method (RFC 9110 §15.5.6), not a 5xx.
+        if (status === 501) status = 405;
         if (status === 404) ctx.body = { error: 'not_found', error_description: 'no such endpoint' };
         else if (status === 405) ctx.body = { error: 'method_not_allowed', error_description: 'method not allowed here' };
         ctx.status = status; // setting a body would otherwise turn the status into 200

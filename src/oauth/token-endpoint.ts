@@ -3,6 +3,7 @@ import { offerDpopNonce, presentedProof, type DpopContext } from '../dpop/contex
 import { InvalidRequest, UnsupportedGrantType } from './errors.js';
 import { noStore, parseForm, type FormParams } from './form.js';
 import type { GrantRegistry } from './grants/registry.js';
+import { limitFailedExchanges, noFailureLimits, type FailureLimits } from '../ops/failure-limits.js';
 
 /** Picks the grant handler by grant_type (RFC 6749 §4.5 / §5.2). */
 export function dispatchGrant(grants: GrantRegistry, publicUrl: string) {
@@ -18,6 +19,6 @@ export function dispatchGrant(grants: GrantRegistry, publicUrl: string) {
 }
 
 /** POST /oauth2/token as a pipeline of named middlewares. */
-export function tokenEndpoint(grants: GrantRegistry, formMaxBytes: number, dpop: DpopContext): Middleware[] {
-  return [noStore, offerDpopNonce(dpop), parseForm(formMaxBytes), dispatchGrant(grants, dpop.publicUrl)];
+export function tokenEndpoint(grants: GrantRegistry, formMaxBytes: number, dpop: DpopContext, failureLimits: FailureLimits = noFailureLimits): Middleware[] {
+  return [noStore, offerDpopNonce(dpop), limitFailedExchanges(failureLimits), parseForm(formMaxBytes), dispatchGrant(grants, dpop.publicUrl)];
 }

@@ -10,6 +10,7 @@ import { cnfThumbprint } from '../dpop/exchange.js';
 import { resourceAccess } from '../dpop/policy.js';
 import { DpopProofRejected, verifyDpopProof } from '../dpop/proof.js';
 import { InvalidDpopProofAtResource, InvalidRequest, InvalidToken, MissingCredentials, UseDpopNonceAtResource, type OAuthError } from '../oauth/errors.js';
+import type { FailureLimits } from '../ops/failure-limits.js';
 import { assertionUseOf } from '../oauth/grants/session-issuer.js';
 import { accessTokenHandle } from '../tokens/access-token.js';
 import type { AssertionUse, TokenStore } from '../tokens/store.js';
@@ -37,6 +38,8 @@ export interface GuardDeps {
   dpop: DpopContext;
   /** Metrics and the development activity page. */
   observer?: AssertionObserver;
+  /** Bearer-sequence asset tokens are exchanges too: same failure limits as the token endpoint. */
+  failureLimits?: FailureLimits;
 }
 
 /** RFC 6750 §2.1 `Bearer` or RFC 9449 §7.1 `DPoP`. */
@@ -77,6 +80,11 @@ export function requireAuthorization(deps: GuardDeps) {
   return async function requireAuthorizationMiddleware(ctx: Context, next: Next): Promise<void> {
     const header = ctx.get('authorization');
     if (header === '') throw challenged(new MissingCredentials('authentication required'), deps, 'any');
+    // Node keeps only the first of repeated Authorization headers; two credentials are ambiguous
+    // (RFC 6750 §3.1 invalid_request), so refuse instead of guessing.
+    if ((ctx.req.headersDistinct.authorization?.length ?? 0) > 1) {
+      throw challenged(new InvalidRequest('more than one Authorization header'), deps, 'any');
+    }
     const match = /^([A-Za-z]+) +(\S+)$/.exec(header);
     const scheme = SCHEMES[(/^[A-Za-z]+/.exec(header)?.[0] ?? '').toLowerCase()];
     if (!match || header.length > MAX_AUTHORIZATION_LENGTH) {
@@ -158,11 +166,13 @@ async function principalFromAccessToken(credentials: Credentials, deps: GuardDep
 async function principalFromAssetToken(credentials: Credentials, deps: GuardDeps, ctx: Context): Promise<Principal> {
   let use: AssertionUse;
   let principal: Principal;
+  await deps.failureLimits?.checkClient(ctx.ip);
   let cnfJkt: string | undefined;
   let claims: AssetClaims;
   try {
     claims = await verifyAssetToken(credentials.token, deps.verify);
     cnfJkt = await cnfThumbprint(claims);
+    await deps.failureLimits?.checkDevice(claims.subject);
     use = assertionUseOf(claims, deps.verify.skewSeconds);
     principal = { via: 'asset_token', sub: claims.subject, iss: claims.iss, exp: claims.exp };
     if (claims.did !== undefined) principal.did = claims.did;
@@ -170,6 +180,7 @@ async function principalFromAssetToken(credentials: Credentials, deps: GuardDeps
   } catch (err) {
     if (err instanceof AssertionRejected) {
       deps.observer?.rejected(err.reason);
+      await deps.failureLimits?.recordFailure(ctx.ip, err.subject);
       throw challenged(new InvalidToken(`asset token rejected: ${err.hint}`, { debug: `${err.reason}: ${err.debug ?? ''}` }), deps, credentials.scheme);
     }
     throw err;
@@ -180,6 +191,7 @@ async function principalFromAssetToken(credentials: Credentials, deps: GuardDeps
   const outcome = await deps.store.consumeAssertion(use);
   if (outcome !== 'accepted') {
     deps.observer?.rejected(outcome);
+    await deps.failureLimits?.recordFailure(ctx.ip, use.subject);
     const hint = outcome === 'replayed' ? 'asset token has already been used' : 'asset token was issued before the device was revoked';
     throw challenged(new InvalidToken(hint, { debug: outcome }), deps, credentials.scheme);
   }

@@ -85,9 +85,10 @@ export class RedisTokenStore implements TokenStore {
   async consumeAssertion(use: AssertionUse, token?: NewAccessToken): Promise<ConsumeOutcome> {
     const now = this.options.clock.now();
     const tag = deviceTag(use.subject);
-    const markTtl = Math.max(1000, use.forgetAtMs - now);
+    // PX takes whole milliseconds only; NumericDate claims may carry fractions (RFC 7519 §2).
+    const markTtl = Math.ceil(Math.max(1000, use.forgetAtMs - now));
     const tokenKey = token ? this.keys.accessToken(token.handle.tag, token.handle.hash) : this.keys.accessToken(tag, '-');
-    const tokenTtl = token ? Math.max(1, token.record.exp - now) : 0;
+    const tokenTtl = token ? Math.ceil(Math.max(1, token.record.exp - now)) : 0;
     const code = await guarded('consume', () =>
       this.redis.agConsume(
         this.useKey(use),

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -39,11 +40,10 @@ function stop(child: ChildProcess): Promise<number | null> {
   });
 }
 
+// dist/ is built once per run by the jest global setup (test/support/global-setup.js).
 beforeAll(() => {
-  const build = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { encoding: 'utf8' });
-  expect(build.stdout + build.stderr).toBe('');
-  expect(build.status).toBe(0);
-}, 120_000);
+  expect(existsSync('dist/src/cli/assetgate.js')).toBe(true);
+});
 
 describe('the assetgate bin', () => {
   let child: ChildProcess | undefined;

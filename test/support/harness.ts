@@ -1,9 +1,10 @@
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { Writable } from 'node:stream';
 import { createApp } from '../../src/app.js';
 import type { Clock } from '../../src/clock.js';
 import { loadConfig, type Config, type ConfigLayer } from '../../src/config.js';
 import { buildRuntime, type Runtime } from '../../src/deps.js';
+import { createHttpServer } from '../../src/ops/http-server.js';
 import { createLogger } from '../../src/ops/logger.js';
 import type { RedisConnection } from '../../src/tokens/redis-client.js';
 import { dropPrefix, migratedPrefix, plainClient, testAdminClient, testRedisEnv, uniquePrefix } from './redis.js';
@@ -44,9 +45,16 @@ export interface HarnessOptions {
   layer?: ConfigLayer;
 }
 
+/**
+ * Failed-exchange limits are off unless a test turns them on: suites run many failures from one
+ * loopback address on purpose (test/attack/rate-limit.test.ts covers the limits).
+ */
+const testDefaults = { RATE_LIMIT_FAILED_PER_IP: '0', RATE_LIMIT_FAILED_PER_DEVICE: '0' };
+
 /** An assetgate app in-process on a free loopback port, over real HTTP, with a real Redis. */
 export async function startAssetgate(options: HarnessOptions = {}): Promise<Harness> {
-  const server = createServer();
+  // The HTTP limits are needed before the port (and so the full config) is known.
+  const server = createHttpServer(loadConfig({ NODE_ENV: 'test', ...testDefaults, ...options.env }).http);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as { port: number }).port;
   const url = `http://127.0.0.1:${port}`;
@@ -61,6 +69,7 @@ export async function startAssetgate(options: HarnessOptions = {}): Promise<Harn
     PORT: String(port),
     PUBLIC_URL: url,
     LOG_LEVEL: 'info',
+    ...testDefaults,
     ...(useRedis ? { ...topology.env, REDIS_KEY_PREFIX: prefix } : {}),
     ...options.env,
   }, options.layer);

@@ -6,6 +6,7 @@ import type { DpopContext } from '../../dpop/context.js';
 import { bindExchange } from '../../dpop/exchange.js';
 import type { ProofRequest } from '../../dpop/proof.js';
 import type { AssertionObserver } from '../../assertion/observer.js';
+import type { FailureLimits } from '../../ops/failure-limits.js';
 import { mintAccessToken } from '../../tokens/access-token.js';
 import type { AccessTokenRecord, AssertionUse, TokenStore } from '../../tokens/store.js';
 import { TOKEN_TYPE_BEARER, TOKEN_TYPE_DPOP } from '../../dpop/constants.js';
@@ -21,6 +22,8 @@ export interface SessionIssuerDeps {
   dpop: DpopContext;
   /** Metrics and the development activity page. */
   observer?: AssertionObserver;
+  /** Per-device failure limit, checked once the signature has named the device. */
+  failureLimits?: FailureLimits;
 }
 
 /** The single-use mark of an asset token lives until its exp plus skew (RFC 7523 §3 item 7). */
@@ -61,6 +64,7 @@ export async function exchangeAssetToken(
     if (err instanceof AssertionRejected) throw rejected(err);
     throw err;
   }
+  await deps.failureLimits?.checkDevice(claims.subject);
   const now = deps.clock.now();
   // expires_in never reaches past the assertion's exp; at least one second.
   const lifetimeMs = Math.max(1000, Math.min(deps.accessTokenTtlSeconds * 1000, claims.exp * 1000 - now));
@@ -72,8 +76,14 @@ export async function exchangeAssetToken(
   if (jkt !== undefined) record.cnf = { jkt };
 
   const outcome = await deps.store.consumeAssertion(assertionUseOf(claims, deps.verify.skewSeconds), { handle, record });
-  if (outcome === 'replayed') throw rejected(new AssertionRejected('replayed', 'assertion has already been used'));
-  if (outcome === 'device_blocked') throw rejected(new AssertionRejected('device_blocked', 'assertion was issued before the device was revoked'));
+  if (outcome !== 'accepted') {
+    const rejection =
+      outcome === 'replayed'
+        ? new AssertionRejected('replayed', 'assertion has already been used')
+        : new AssertionRejected('device_blocked', 'assertion was issued before the device was revoked');
+    rejection.subject = claims.subject;
+    throw rejected(rejection);
+  }
 
   deps.observer?.accepted(claims);
   const response: TokenResponse = { access_token: token, token_type: jkt === undefined ? TOKEN_TYPE_BEARER : TOKEN_TYPE_DPOP, expires_in: Math.floor(lifetimeMs / 1000) };

@@ -1,0 +1,100 @@
+import type { Context, Next } from 'koa';
+import type { RedisConnection } from '../tokens/redis-client.js';
+import type { Logger } from 'pino';
+import { RateLimiterMemory, RateLimiterRedis, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { MissingCredentials, OAuthError, TooManyRequests } from '../oauth/errors.js';
+import { digest } from '../tokens/keys.js';
+
+/**
+ * Brute force and credential-stuffing brake: failed exchanges are counted per client IP and per
+ * verified device (a device key is only ever taken from a token whose signature checked out, so a
+ * forger cannot lock out somebody else's device by naming it). Successful exchanges cost nothing.
+ */
+export interface FailureLimits {
+  /** Throws TooManyRequests while this client address is over its limit. */
+  checkClient(ip: string): Promise<void>;
+  /** Throws TooManyRequests while this device is over its limit. */
+  checkDevice(subject: string): Promise<void>;
+  recordFailure(ip: string, subject: string | undefined): Promise<void>;
+}
+
+export interface FailureLimitSettings {
+  perClient: number;
+  perDevice: number;
+  windowSeconds: number;
+}
+
+export const noFailureLimits: FailureLimits = {
+  async checkClient() {},
+  async checkDevice() {},
+  async recordFailure() {},
+};
+
+/** Redis-backed when a client is given (shared by every instance), in memory otherwise. */
+export function createFailureLimits(
+  settings: FailureLimitSettings,
+  logger: Logger,
+  redis?: { client: RedisConnection; keyPrefix: string },
+): FailureLimits {
+  const limiter = (name: string, points: number): RateLimiterAbstract | undefined => {
+    if (points === 0) return undefined;
+    const base = { points, duration: settings.windowSeconds };
+    if (!redis) return new RateLimiterMemory(base);
+    return new RateLimiterRedis({
+      ...base,
+      storeClient: redis.client,
+      keyPrefix: `${redis.keyPrefix}rl:${name}`,
+      // While Redis is away, count in this process instead of failing the request (the store
+      // answers 503 on its own where it is needed).
+      rejectIfRedisNotReady: true,
+      insuranceLimiter: new RateLimiterMemory(base),
+    });
+  };
+  const byClient = limiter('ip', settings.perClient);
+  const byDevice = limiter('dev', settings.perDevice);
+
+  async function check(l: RateLimiterAbstract | undefined, key: string, what: string): Promise<void> {
+    if (!l) return;
+    let res;
+    try {
+      res = await l.get(key);
+    } catch (err) {
+      logger.warn({ err: { message: (err as Error).message } }, 'failure limiter unavailable');
+      return;
+    }
+    if (res && res.consumedPoints >= l.points) {
+      throw new TooManyRequests(`too many failed attempts ${what}, retry later`, res.msBeforeNext / 1000);
+    }
+  }
+  async function count(l: RateLimiterAbstract | undefined, key: string): Promise<void> {
+    if (!l) return;
+    await l.penalty(key).catch((err: unknown) => {
+      logger.warn({ err: { message: (err as Error).message } }, 'failure limiter unavailable');
+    });
+  }
+  // Device ids are hashed: keys of bounded length whatever the token carried.
+  return {
+    checkClient: (ip) => check(byClient, ip, 'from this client'),
+    checkDevice: (subject) => check(byDevice, digest(subject), 'for this device'),
+    async recordFailure(ip, subject) {
+      await Promise.all([count(byClient, ip), subject === undefined ? undefined : count(byDevice, digest(subject))]);
+    },
+  };
+}
+
+/** Client errors that count against the limits: not "no credentials", not the 429 itself. */
+export const countsAsFailure = (err: unknown): err is OAuthError =>
+  err instanceof OAuthError && err.status >= 400 && err.status < 500 && !(err instanceof TooManyRequests) && !(err instanceof MissingCredentials);
+
+/** Middleware for the token endpoint: refuse over-limit clients up front, count failures after. */
+export function limitFailedExchanges(limits: FailureLimits) {
+  return async function limitFailedExchangesMiddleware(ctx: Context, next: Next): Promise<void> {
+    await limits.checkClient(ctx.ip);
+    try {
+      await next();
+    } catch (err) {
+      if (countsAsFailure(err)) await limits.recordFailure(ctx.ip, err.subject);
+      throw err;
+    }
+  };
+}

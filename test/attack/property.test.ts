@@ -1,0 +1,218 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import fc from 'fast-check';
+import { localIssuer, TrustedIssuers } from '../../src/assertion/issuers.js';
+import { AssertionRejected } from '../../src/assertion/rejections.js';
+import { hasDuplicateMemberNames } from '../../src/assertion/strict-json.js';
+import { verifyAssetToken, type VerifyContext } from '../../src/assertion/verify.js';
+import { InvalidRequest } from '../../src/oauth/errors.js';
+import { parseFormBody } from '../../src/oauth/form.js';
+import { call, startAssetgate, TestClock, type Harness } from '../support/harness.js';
+import { assetToken, MockIssuer } from '../support/mock-issuer.js';
+import { signRawJws } from '../support/attack.js';
+
+/**
+ * Property-based attacks (fast-check): for arbitrary input, the form parser, the token verifier and
+ * the resource guard answer a documented 4xx, and the server stays up. Documented answers:
+ *   token endpoint: 400 (invalid_request, invalid_grant, unsupported_grant_type, invalid_scope),
+ *                   413 (body too large), 415 (media type)
+ *   resources:      400 invalid_request or 401 (invalid_token, or no error code without credentials)
+ */
+const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
+const TOKEN_ENDPOINT_ERRORS = new Set(['invalid_request', 'invalid_grant', 'unsupported_grant_type', 'invalid_scope']);
+
+let issuer: MockIssuer;
+let ag: Harness;
+
+beforeAll(async () => {
+  issuer = await MockIssuer.start();
+  ag = await startAssetgate({ env: { TRUSTED_ISSUERS: issuer.url } });
+});
+afterAll(async () => {
+  await ag.close();
+  await issuer.close();
+});
+
+const mint = (o: Parameters<typeof assetToken>[2] = {}) => assetToken(issuer, ag.tokenEndpoint, o);
+const postBody = (body: string | Uint8Array, contentType = 'application/x-www-form-urlencoded') =>
+  call(ag.tokenEndpoint, { method: 'POST', headers: { 'content-type': contentType }, body: typeof body === 'string' ? body : new Uint8Array(body) });
+
+function expectDocumentedTokenError(res: { status: number; json: Record<string, unknown> }): void {
+  expect([400, 413, 415]).toContain(res.status);
+  expect(TOKEN_ENDPOINT_ERRORS.has(res.json.error as string)).toBe(true);
+}
+
+/** Text that can travel in an HTTP header value (visible ASCII, space, tab). */
+const headerText = fc.string({ unit: fc.constantFrom(...Array.from({ length: 95 }, (_, i) => String.fromCharCode(32 + i)), '\t'), maxLength: 300 });
+const base64urlChar = fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'.split(''));
+
+describe('form parser', () => {
+  it('pure: any text is a parameter map or invalid_request, nothing else', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 500 }), (body) => {
+        try {
+          const params = parseFormBody(body);
+          for (const [name, value] of params) {
+            expect(typeof name).toBe('string');
+            expect(value).not.toBe('');
+          }
+        } catch (err) {
+          expect(err).toBeInstanceOf(InvalidRequest);
+        }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('HTTP: arbitrary form bodies get a documented 4xx', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          fc.string({ unit: 'binary', maxLength: 2000 }),
+          fc.dictionary(fc.constantFrom('grant_type', 'assertion', 'scope', 'subject_token', 'subject_token_type', 'x'), fc.string({ unit: 'grapheme', maxLength: 200 })).map((d) => new URLSearchParams(d).toString()),
+        ),
+        async (body) => expectDocumentedTokenError(await postBody(body)),
+      ),
+      { numRuns: 150 },
+    );
+  });
+
+  it('HTTP: arbitrary bytes and arbitrary media types get a documented 4xx', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.uint8Array({ maxLength: 3000 }), headerText.filter((t) => t.trim() !== ''), async (bytes, type) => {
+        expectDocumentedTokenError(await postBody(bytes, type.trim()));
+      }),
+      { numRuns: 150 },
+    );
+  });
+});
+
+describe('token verifier', () => {
+  let ctx: VerifyContext;
+  let clock: TestClock;
+  beforeAll(() => {
+    clock = new TestClock();
+    const issuers = new TrustedIssuers();
+    issuers.add(localIssuer(issuer.url, async () => issuer.jwks(), { algorithms: ['RS256'], jwks: { cooldownMs: 60_000, maxAgeMs: 600_000, timeoutMs: 1000, maxBytes: 100_000 } }, clock));
+    ctx = { issuers, audiences: [ag.tokenEndpoint], skewSeconds: 30, maxLifetimeSeconds: 86400, maxTokenBytes: 16 * 1024, clock };
+  });
+
+  async function outcome(token: string): Promise<'accepted' | 'rejected'> {
+    try {
+      await verifyAssetToken(token, ctx);
+      return 'accepted';
+    } catch (err) {
+      if (err instanceof AssertionRejected) return 'rejected';
+      throw err; // anything else would become a 500
+    }
+  }
+
+  it('pure: the duplicate-member scan finds every injected duplicate and nothing else', () => {
+    fc.assert(
+      fc.property(fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 3 })), fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 1 }), (obj, name, value) => {
+        const text = JSON.stringify(obj);
+        expect(hasDuplicateMemberNames(text)).toBe(false); // JSON.stringify never repeats a name
+        const withName = JSON.stringify({ ...obj, [name]: value });
+        // Append the same name again, escaped differently, at the end of the top-level object.
+        const escaped = JSON.stringify(name).replace(/[a-z]/, (c) => `\\u00${c.charCodeAt(0).toString(16)}`);
+        const duplicated = `${withName.slice(0, -1)},${escaped}:0}`;
+        expect(hasDuplicateMemberNames(duplicated)).toBe(true);
+        // Same name nested one level down, inside an array: not a duplicate of the outer one.
+        expect(hasDuplicateMemberNames(JSON.stringify({ ...obj, [name]: [{ [name]: value }] }))).toBe(false);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('pure: arbitrary strings are rejected as assertions, never thrown as something else', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(fc.string({ unit: 'binary', maxLength: 400 }), fc.array(fc.string({ unit: base64urlChar, maxLength: 80 }), { minLength: 1, maxLength: 6 }).map((p) => p.join('.'))), async (s) => {
+        expect(await outcome(s)).toBe('rejected');
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('pure: every single-character change of a valid token is rejected (no malleability)', async () => {
+    const token = await mint();
+    expect(await outcome(token)).toBe('accepted');
+    await fc.assert(
+      fc.asyncProperty(fc.nat({ max: token.length - 1 }), fc.oneof(base64urlChar, fc.constantFrom('.', '=', ' ', '+', '/', '\n', '\u00e9')), async (at, ch) => {
+        const mutated = token.slice(0, at) + ch + token.slice(at + 1);
+        fc.pre(mutated !== token);
+        expect(await outcome(mutated)).toBe('rejected');
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('pure: arbitrary JSON headers and claims, validly signed, are accepted only when the policy holds', async () => {
+    const key = issuer.keys[0]!;
+    await fc.assert(
+      fc.asyncProperty(fc.dictionary(fc.constantFrom('alg', 'kid', 'typ', 'crit', 'jku', 'x'), fc.jsonValue({ maxDepth: 2 })), fc.dictionary(fc.constantFrom('iss', 'aud', 'exp', 'nbf', 'iat', 'did', 'sub', 'id', 'jti', 'cnf', 'x'), fc.jsonValue({ maxDepth: 2 })), async (h, p) => {
+        const header = { alg: 'RS256', kid: key.kid, ...h };
+        const now = Math.floor(clock.now() / 1000);
+        const payload = { iss: issuer.url, aud: [ag.tokenEndpoint], exp: now + 600, id: 'x', did: 'd', ...p };
+        const result = await outcome(signRawJws(JSON.stringify(header), JSON.stringify(payload), key.privateKey));
+        if (result === 'accepted') {
+          expect(header.alg).toBe('RS256');
+          expect(header.kid).toBe(key.kid);
+          expect(payload.iss).toBe(issuer.url);
+          expect(typeof payload.exp).toBe('number');
+          expect(header).not.toHaveProperty('crit');
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('HTTP: mutated and arbitrary assertions get a documented 400', async () => {
+    const token = await mint();
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          fc.tuple(fc.nat({ max: token.length - 1 }), base64urlChar).map(([at, ch]) => token.slice(0, at) + ch + token.slice(at + 1)),
+          fc.string({ unit: 'grapheme', minLength: 1, maxLength: 500 }),
+        ),
+        async (assertion) => {
+          fc.pre(assertion !== token);
+          const res = await call(ag.tokenEndpoint, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ grant_type: JWT_BEARER, assertion }).toString() });
+          expect(res.status).toBe(400);
+          expect(['invalid_grant', 'invalid_request']).toContain(res.json.error);
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+});
+
+describe('resource guard', () => {
+  it('HTTP: arbitrary Authorization values get 400 or 401 with a Bearer challenge', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(headerText, headerText.map((t) => `Bearer ${t}`), fc.string({ unit: base64urlChar, minLength: 1, maxLength: 200 }).map((t) => `Bearer ${t}`)), async (value) => {
+        const res = await call(`${ag.url}/resource`, { headers: value.trim() === '' ? {} : { authorization: value } });
+        expect([400, 401]).toContain(res.status);
+        expect(res.headers.get('www-authenticate')).toMatch(/^Bearer realm="assetgate"/);
+        if (res.status === 400) expect(res.json.error).toBe('invalid_request');
+        if (res.status === 401 && res.text !== '') expect(res.json.error).toBe('invalid_token');
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('HTTP: arbitrary JSON bodies at /ingestapi with bad credentials never get past the guard', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.jsonValue({ maxDepth: 3 }), fc.string({ unit: base64urlChar, minLength: 1, maxLength: 120 }), async (body, bearer) => {
+        const res = await call(`${ag.url}/ingestapi`, { method: 'POST', headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' }, body: JSON.stringify(body) ?? 'null' });
+        expect([400, 401, 413]).toContain(res.status);
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('the server is still up and nothing answered 500', async () => {
+    expect((await call(`${ag.url}/healthz`)).status).toBe(200);
+    const statuses = ag.logs.map((l) => (JSON.parse(l) as { status?: number }).status).filter((s): s is number => s !== undefined);
+    expect(statuses.length).toBeGreaterThan(500);
+    expect(statuses.filter((s) => s >= 500)).toEqual([]);
+  });
+});

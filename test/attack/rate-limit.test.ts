@@ -1,0 +1,152 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { nanoid } from 'nanoid';
+import { startAssetgate, type Harness } from '../support/harness.js';
+import { assetToken, makeKey, MockIssuer } from '../support/mock-issuer.js';
+import { keysUnder } from '../support/redis.js';
+import { formFrom, requestFrom } from '../support/attack.js';
+
+/**
+ * Failed-exchange limits (rate-limiter-flexible): per client IP and per verified device, 429 with
+ * Retry-After and an RFC-shaped body; honest devices keep getting through while an attacker is
+ * held back. Clients are told apart by loopback source address (127.0.0.x).
+ */
+const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
+const PER_IP = 5;
+const PER_DEVICE = 3;
+
+let issuer: MockIssuer;
+const started: Harness[] = [];
+
+beforeAll(async () => {
+  issuer = await MockIssuer.start();
+});
+afterAll(async () => {
+  for (const h of started) await h.close();
+  await issuer.close();
+});
+
+async function start(env: Record<string, string> = {}, store: 'redis' | 'memory' = 'redis'): Promise<Harness> {
+  const h = await startAssetgate({
+    store,
+    env: {
+      TRUSTED_ISSUERS: issuer.url,
+      RATE_LIMIT_FAILED_PER_IP: String(PER_IP),
+      RATE_LIMIT_FAILED_PER_DEVICE: String(PER_DEVICE),
+      RATE_LIMIT_WINDOW_SECONDS: '60',
+      ...env,
+    },
+  });
+  started.push(h);
+  return h;
+}
+
+const mintFor = (ag: Harness, claims: Record<string, unknown> = {}) => assetToken(issuer, ag.tokenEndpoint, { claims });
+const exchange = (ag: Harness, ip: string, assertion: string) => formFrom(ip, ag.tokenEndpoint, { grant_type: JWT_BEARER, assertion });
+
+function expectLimited(res: { status: number; headers: Record<string, string>; json: Record<string, unknown> }): void {
+  expect(res.status).toBe(429);
+  expect(res.json.error).toBe('temporarily_unavailable');
+  expect(typeof res.json.error_description).toBe('string');
+  const retryAfter = Number(res.headers['retry-after']);
+  expect(Number.isInteger(retryAfter)).toBe(true);
+  expect(retryAfter).toBeGreaterThanOrEqual(1);
+  expect(retryAfter).toBeLessThanOrEqual(60);
+  expect(res.headers['content-type']).toMatch(/^application\/json/);
+  expect(res.headers['cache-control']).toBe('no-store');
+}
+
+describe('per client IP (Redis)', () => {
+  let ag: Harness;
+  beforeAll(async () => {
+    ag = await start();
+  });
+
+  it('holds an attacker back after the limit while honest devices on other addresses get through', async () => {
+    const attacker = '127.0.0.2';
+    const honest = ['127.0.0.3', '127.0.0.4'];
+    for (let i = 0; i < PER_IP; i++) {
+      expect((await exchange(ag, attacker, `garbage.${i}.x`)).status).toBe(400);
+      // Honest devices interleaved with the attack are never slowed down.
+      expect((await exchange(ag, honest[i % 2]!, await mintFor(ag))).status).toBe(200);
+    }
+    for (let i = 0; i < 20; i++) expectLimited(await exchange(ag, attacker, `garbage.more${i}.x`));
+    // Even a valid token is refused from the limited address, and it is not consumed by that.
+    const valid = await mintFor(ag);
+    expectLimited(await exchange(ag, attacker, valid));
+    expect((await exchange(ag, honest[0]!, valid)).status).toBe(200);
+    for (let i = 0; i < 10; i++) expect((await exchange(ag, honest[1]!, await mintFor(ag))).status).toBe(200);
+  });
+
+  it('counts bearer-sequence failures too (asset tokens at /resource)', async () => {
+    const ip = '127.0.0.5';
+    for (let i = 0; i < PER_IP; i++) {
+      const res = await requestFrom(ip, `${ag.url}/resource`, { headers: { authorization: `Bearer forged.${i}.sig` } });
+      expect(res.status).toBe(401);
+    }
+    expectLimited(await requestFrom(ip, `${ag.url}/resource`, { headers: { authorization: `Bearer ${await mintFor(ag)}` } }));
+    expect((await requestFrom('127.0.0.6', `${ag.url}/resource`, { headers: { authorization: `Bearer ${await mintFor(ag)}` } })).status).toBe(200);
+  });
+
+  it('keeps the counters in Redis under the key prefix, with a TTL', async () => {
+    const keys = (await keysUnder(ag.redis!, ag.prefix)).filter((k) => k.includes('rl:ip'));
+    expect(keys.some((k) => k.endsWith('127.0.0.2'))).toBe(true);
+    for (const k of keys) {
+      const ttl = await ag.redis!.pttl(k);
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(60_000);
+    }
+  });
+});
+
+describe('per device (Redis)', () => {
+  let ag: Harness;
+  beforeAll(async () => {
+    ag = await start({ RATE_LIMIT_FAILED_PER_IP: '1000' });
+  });
+
+  it('limits a device whose verified tokens keep failing, from any address, and no other device', async () => {
+    const did = `dev-${nanoid(6)}`;
+    const used = await mintFor(ag, { did });
+    expect((await exchange(ag, '127.0.1.1', used)).status).toBe(200);
+    // Replays of a genuine token are verified failures that belong to this device.
+    for (let i = 0; i < PER_DEVICE; i++) expect((await exchange(ag, `127.0.1.${10 + i}`, used)).status).toBe(400);
+    expectLimited(await exchange(ag, '127.0.1.50', await mintFor(ag, { did })));
+    expectLimited(await requestFrom('127.0.1.51', `${ag.url}/resource`, { headers: { authorization: `Bearer ${await mintFor(ag, { did })}` } }));
+    expect((await exchange(ag, '127.0.1.50', await mintFor(ag, { did: `other-${nanoid(6)}` }))).status).toBe(200);
+  });
+
+  it('never lets a forger lock out somebody else\'s device: unverified tokens do not count against it', async () => {
+    const victim = `victim-${nanoid(6)}`;
+    const forger = await makeKey(issuer.keys[0]!.kid);
+    for (let i = 0; i < 20; i++) {
+      const forged = await assetToken(issuer, ag.tokenEndpoint, { key: forger, claims: { did: victim } });
+      expect((await exchange(ag, `127.0.2.${i + 1}`, forged)).status).toBe(400);
+    }
+    expect((await exchange(ag, '127.0.2.100', await mintFor(ag, { did: victim }))).status).toBe(200);
+  });
+});
+
+describe('limits are configuration', () => {
+  it('lifts the limit once the window has passed', async () => {
+    const ag = await start({ RATE_LIMIT_WINDOW_SECONDS: '1', RATE_LIMIT_FAILED_PER_IP: '2' });
+    const ip = '127.0.3.1';
+    await exchange(ag, ip, 'x.y.z');
+    await exchange(ag, ip, 'x.y.z');
+    const limited = await exchange(ag, ip, await mintFor(ag));
+    expectLimited(limited);
+    await new Promise((r) => setTimeout(r, Number(limited.headers['retry-after']) * 1000 + 100));
+    expect((await exchange(ag, ip, await mintFor(ag))).status).toBe(200);
+  });
+
+  it('0 turns the limits off', async () => {
+    const ag = await start({ RATE_LIMIT_FAILED_PER_IP: '0', RATE_LIMIT_FAILED_PER_DEVICE: '0' });
+    for (let i = 0; i < PER_IP * 3; i++) expect((await exchange(ag, '127.0.4.1', 'x.y.z')).status).toBe(400);
+  });
+
+  it('works the same with the in-memory store', async () => {
+    const ag = await start({}, 'memory');
+    for (let i = 0; i < PER_IP; i++) expect((await exchange(ag, '127.0.5.1', 'x.y.z')).status).toBe(400);
+    expectLimited(await exchange(ag, '127.0.5.1', await mintFor(ag)));
+    expect((await exchange(ag, '127.0.5.2', await mintFor(ag))).status).toBe(200);
+  });
+});
