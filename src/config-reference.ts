@@ -53,6 +53,13 @@ export const ENV_DESCRIPTIONS: Record<string, string> = {
   DPOP_IAT_WINDOW_SECONDS: 'How old a DPoP proof\'s `iat` may be (plus CLOCK_SKEW_SECONDS); its `jti` is remembered that long.',
   DPOP_NONCE_SECRET: 'Set (32+ characters, the same on every instance): stateless server nonces are demanded (RFC 9449 §8). Masked by `config check`.',
   DPOP_NONCE_LIFETIME_SECONDS: 'How long one server nonce stays valid.',
+  RATE_LIMIT_FAILED_PER_IP: 'Failed exchanges (token endpoint and bearer-sequence asset tokens) allowed per client IP per window; over it: 429 with Retry-After. 0: no limit. The IP is the socket address (no proxy headers are trusted).',
+  RATE_LIMIT_FAILED_PER_DEVICE: 'Failed exchanges allowed per device (only from a token whose signature verified) per window. 0: no limit.',
+  RATE_LIMIT_WINDOW_SECONDS: 'The window of both failure limits.',
+  HTTP_REQUEST_TIMEOUT_MS: 'Whole-request timeout (slow bodies get a 408).',
+  HTTP_HEADERS_TIMEOUT_MS: 'Time allowed to receive the headers (capped at the request timeout).',
+  HTTP_KEEPALIVE_TIMEOUT_MS: 'Idle keep-alive connection timeout.',
+  HTTP_MAX_HEADER_BYTES: 'Largest request head (431 above).',
   METRICS_TOKEN: 'When set, GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>`. Secret: masked by `assetgate config check`.',
 };
 

@@ -149,11 +149,15 @@ describe('Authorization header (RFC 6750 §2.1, §3)', () => {
       expect([400, 401]).toContain(res.status);
       expect(res.headers['www-authenticate']).toMatch(/^Bearer realm="assetgate"/);
     }
-    for (const value of ['Basic dXNlcjpwYXNz', 'Digest x', 'DPoP abc', 'bearer-ish x']) {
+    for (const value of ['Basic dXNlcjpwYXNz', 'Digest x', 'bearer-ish x']) {
       const res = await call(`${ag.url}/resource`, { headers: { authorization: value } });
       expect([400, 401]).toContain(res.status);
       expect(res.headers.get('www-authenticate')).toMatch(/^Bearer realm="assetgate"/);
     }
+    // DPoP is a scheme of its own (RFC 9449 §7.1): an unknown token there is challenged as DPoP.
+    const dpop = await call(`${ag.url}/resource`, { headers: { authorization: 'DPoP abc' } });
+    expect(dpop.status).toBe(401);
+    expect(dpop.headers.get('www-authenticate')).toMatch(/^DPoP realm="assetgate", error="invalid_token"/);
     // Unknown-but-well-formed tokens are invalid_token (401).
     for (const value of [`Bearer ${'A'.repeat(12)}.${'B'.repeat(43)}`, 'Bearer x', 'bearer abc', 'BEARER abc']) {
       const res = await call(`${ag.url}/resource`, { headers: { authorization: value } });

@@ -54,7 +54,8 @@ const testDefaults = { RATE_LIMIT_FAILED_PER_IP: '0', RATE_LIMIT_FAILED_PER_DEVI
 /** An assetgate app in-process on a free loopback port, over real HTTP, with a real Redis. */
 export async function startAssetgate(options: HarnessOptions = {}): Promise<Harness> {
   // The HTTP limits are needed before the port (and so the full config) is known.
-  const server = createHttpServer(loadConfig({ NODE_ENV: 'test', ...testDefaults, ...options.env }).http);
+  // Only the HTTP limits are read here (before the port and the store are known).
+  const server = createHttpServer(loadConfig({ ...testDefaults, ...options.env, NODE_ENV: 'test', WORKERS: undefined }).http);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as { port: number }).port;
   const url = `http://127.0.0.1:${port}`;
