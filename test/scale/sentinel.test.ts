@@ -15,7 +15,11 @@ beforeAll(async () => {
   setup = await startSentinelSetup();
   issuer = await MockIssuer.start();
   const env = { REDIS_SENTINELS: setup.sentinels, REDIS_SENTINEL_NAME: setup.name };
-  const admin = () => new Redis({ sentinels: env.REDIS_SENTINELS.split(',').map((s) => ({ host: '127.0.0.1', port: Number(s.split(':')[1]) })), name: setup.name, maxRetriesPerRequest: 1 });
+  const admin = () => {
+    const client = new Redis({ sentinels: env.REDIS_SENTINELS.split(',').map((s) => ({ host: '127.0.0.1', port: Number(s.split(':')[1]) })), name: setup.name, maxRetriesPerRequest: 1 });
+    client.on('error', () => undefined); // the test kills the master on purpose
+    return client;
+  };
   ag = await startAssetgate({ topology: { env, admin }, env: { TRUSTED_ISSUERS: issuer.url } });
 }, 60_000);
 afterAll(async () => {
