@@ -15,7 +15,6 @@ export interface VerifyContext {
   clock: Clock;
 }
 
-// The signature may be empty here so that `alg: none` is refused by the algorithm check by name.
 /**
  * Header parameters this server refuses outright: `crit` names extensions it would have to
  * understand (RFC 7515 §4.1.11; asset tokens use none), `b64` changes what is signed (RFC 7797),
@@ -24,6 +23,7 @@ export interface VerifyContext {
  */
 const REFUSED_HEADER_PARAMETERS = ['crit', 'b64', 'enc', 'zip'] as const;
 
+// The signature may be empty here so that `alg: none` is refused by the algorithm check by name.
 const JWS_COMPACT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
 function unverifiedParts(token: string, maxBytes: number): { header: JWSHeaderParameters; payload: JWTPayload } {

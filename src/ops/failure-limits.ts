@@ -1,6 +1,7 @@
 import type { Context, Next } from 'koa';
 import type { RedisConnection } from '../tokens/redis-client.js';
 import type { Logger } from 'pino';
+import { LRUCache } from 'lru-cache';
 import { RateLimiterMemory, RateLimiterRedis, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { MissingCredentials, OAuthError, TooManyRequests } from '../oauth/errors.js';
 import { digest } from '../tokens/keys.js';
@@ -8,7 +9,11 @@ import { digest } from '../tokens/keys.js';
 /**
  * Brute force and credential-stuffing brake: failed exchanges are counted per client IP and per
  * verified device (a device key is only ever taken from a token whose signature checked out, so a
- * forger cannot lock out somebody else's device by naming it). Successful exchanges cost nothing.
+ * forger cannot lock out somebody else's device by naming it). Successful exchanges cost nothing:
+ * failures are counted in Redis (shared by every instance), and the count a failure returns decides
+ * a block that each instance keeps in its own memory until the window ends. The up-front checks
+ * read only that memory, so an honest request makes no Redis call for the limits; an attacker
+ * spreading over N instances gets at most one more failure on each before it is blocked there too.
  */
 export interface FailureLimits {
   /** Throws TooManyRequests while this client address is over its limit. */
@@ -53,24 +58,26 @@ export function createFailureLimits(
   const byClient = limiter('ip', settings.perClient);
   const byDevice = limiter('dev', settings.perDevice);
 
-  async function check(l: RateLimiterAbstract | undefined, key: string, what: string): Promise<void> {
-    if (!l) return;
-    let res;
-    try {
-      res = await l.get(key);
-    } catch (err) {
-      logger.warn({ err: { message: (err as Error).message } }, 'failure limiter unavailable');
-      return;
+  // key -> ms until which it is blocked; bounded, so a flood of keys cannot grow it without end.
+  const blocked = new LRUCache<string, number>({ max: 100_000 });
+
+  function check(l: RateLimiterAbstract | undefined, key: string, what: string): Promise<void> {
+    if (!l) return Promise.resolve();
+    const until = blocked.get(`${l.keyPrefix}:${key}`);
+    const now = Date.now();
+    if (until !== undefined && until > now) {
+      return Promise.reject(new TooManyRequests(`too many failed attempts ${what}, retry later`, (until - now) / 1000));
     }
-    if (res && res.consumedPoints >= l.points) {
-      throw new TooManyRequests(`too many failed attempts ${what}, retry later`, res.msBeforeNext / 1000);
-    }
+    return Promise.resolve();
   }
   async function count(l: RateLimiterAbstract | undefined, key: string): Promise<void> {
     if (!l) return;
-    await l.penalty(key).catch((err: unknown) => {
+    try {
+      const res = await l.penalty(key);
+      if (res.consumedPoints >= l.points) blocked.set(`${l.keyPrefix}:${key}`, Date.now() + res.msBeforeNext);
+    } catch (err) {
       logger.warn({ err: { message: (err as Error).message } }, 'failure limiter unavailable');
-    });
+    }
   }
   // Device ids are hashed: keys of bounded length whatever the token carried.
   return {
