@@ -118,12 +118,17 @@ export class JwksCache {
     }
 
     let jwk = this.select(header);
+    let refetchFailed = false;
     if (!jwk && now - this.lastAttempt >= this.policy.cooldownMs) {
       // Unknown kid: the issuer may have rotated. On failure keep serving the cached keys.
       waited = true;
-      await this.refresh().catch(() => undefined);
+      await this.refresh().catch(() => {
+        refetchFailed = true;
+      });
       jwk = this.select(header);
     }
+    // A kid we could not look up because the issuer is down may be a fresh rotation: retryable (503).
+    if (!jwk && refetchFailed) throw new IssuerUnavailableError(`kid ${JSON.stringify(header.kid ?? null)} is unknown and the issuer's JWKS cannot be fetched`);
     if (!jwk) throw new UnknownKeyError(`no key of the issuer fits kid ${JSON.stringify(header.kid ?? null)} and alg ${header.alg}`);
     if (!waited) this.observer?.hit();
     const cacheKey = `${jwk.kid ?? ''}\n${header.alg}\n${jwk.n ?? jwk.x ?? ''}`;

@@ -73,6 +73,23 @@ describe('JwksCache', () => {
     await expect(cold.getKey({ alg: 'RS256', kid: 'k1' })).rejects.toBeInstanceOf(IssuerUnavailableError);
   });
 
+  it('reports an unknown kid as unavailable (not unknown) when the refetch for it fails', async () => {
+    const k1 = await rsaJwk('k1');
+    const clock = new TestClock();
+    let up = true;
+    const cache = new JwksCache(async () => {
+      if (!up) throw new Error('down');
+      return { keys: [k1] };
+    }, policy, clock);
+    await cache.getKey({ alg: 'RS256', kid: 'k1' });
+    up = false;
+    clock.advance(31);
+    await expect(cache.getKey({ alg: 'RS256', kid: 'rotated' })).rejects.toBeInstanceOf(IssuerUnavailableError);
+    // within the cooldown no refetch is tried: an unknown kid is just unknown
+    await expect(cache.getKey({ alg: 'RS256', kid: 'rotated' })).rejects.toBeInstanceOf(UnknownKeyError);
+    await expect(cache.getKey({ alg: 'RS256', kid: 'k1' })).resolves.toBeDefined();
+  });
+
   it('refuses a document without keys and an ambiguous kid-less header', async () => {
     const clock = new TestClock();
     const broken = new JwksCache(async () => ({ nokeys: true }), policy, clock);
