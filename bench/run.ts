@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { freePort, RedisServerProcess } from '../test/support/redis-server.js';
 import { mintAccessToken } from '../src/tokens/access-token.js';
-import { encodeRecord } from '../src/tokens/record-codec.js';
+import { encodeRecord, IssuerDirectory } from '../src/tokens/record-codec.js';
 import { RedisTokenStore } from '../src/tokens/redis-store.js';
 import { migrate } from '../src/tokens/schema.js';
 import { issuerUrl, loadIdentity, saveIdentity, serveJwks, tokenPool } from './lib/issuer.js';
@@ -206,6 +206,7 @@ async function measureMemory(count: number, issuer: string) {
   redisServers.push(server);
   const redis = new Redis(server.url, { maxRetriesPerRequest: 1 });
   const store = new RedisTokenStore(redis, { keyPrefix: PROJECT_PREFIX, revocationMarkTtlMs: 3_660_000, clock: { now: () => Date.now() } });
+  await store.useIssuers([issuer]); // as the server does at start-up
   const now = Date.now();
   const exp = Math.floor(now / 1000) + 29 * 86400;
   const run = async (withToken: boolean, salt: string): Promise<number> => {
@@ -250,8 +251,8 @@ local prefix, first, n, value, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3
 for i = first, first + n - 1 do
   local h = redis.sha1hex('fill' .. i)
   local tag = string.sub(redis.sha1hex('device' .. (i % 100000)), 1, 12)
-  redis.call('SET', prefix .. '{' .. tag .. '}:at:' .. h .. string.sub(h, 1, 3), value, 'PX', ttl)
-  redis.call('SET', prefix .. '{' .. tag .. '}:jti:' .. string.sub(redis.sha1hex('jti' .. i), 1, 40) .. 'abc', '1', 'PX', ttl)
+  redis.call('SET', prefix .. '{' .. tag .. '}:at:' .. string.sub(h, 1, 22), value, 'PX', ttl)
+  redis.call('SET', prefix .. '{' .. tag .. '}:jti:' .. string.sub(redis.sha1hex('jti' .. i), 1, 22), '1', 'PX', ttl)
 end
 return n
 `;
@@ -259,7 +260,7 @@ return n
 async function fillLiveTokens(redis: Redis, from: number, to: number, issuer: string): Promise<void> {
   const now = Date.now();
   const did = '6ac9bc22-2a41-b85a-af76-000000000001';
-  const value = encodeRecord({ sub: did, did, aid: '02i000000000001', iss: issuer, jti: '05b0000000001abcdef', iat: now, exp: now + 3_600_000 });
+  const value = encodeRecord({ sub: did, did, aid: '02i000000000001', iss: issuer, jti: '05b0000000001abcdef', iat: now, exp: now + 3_600_000 }, new IssuerDirectory([issuer], true));
   for (let i = from; i < to; i += 10_000) {
     const n = Math.min(10_000, to - i);
     await redis.eval(FILL_SCRIPT, 0, PROJECT_PREFIX, String(i), String(n), value, '3600000');

@@ -75,5 +75,7 @@ export async function buildRuntime(
       `!!! TRUSTED_ISSUERS is not set: trusting the embedded DEVELOPMENT issuer ${dev.issuer} (mint tokens at POST ${dev.issuer}/asset-tokens). Never use this in production. !!!`,
     );
   }
+  // Records name their issuer by a short id (record-codec.ts): only these issuers' sessions are live.
+  if (store instanceof RedisTokenStore) await store.useIssuers(issuers.list().map((i) => i.issuer));
   return { deps, close: () => store.close() };
 }
