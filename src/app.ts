@@ -41,6 +41,8 @@ export interface AppDeps {
   devIssuer?: DevIssuer;
   /** Prometheus metrics; a fresh registry when absent. */
   metrics?: Metrics;
+  /** The store as the resource routes see it: with the lookup cache when RESOURCE_CACHE_TTL_MS is set. */
+  resourceStore?: TokenStore;
   /** The development activity page's log; never in production. */
   activity?: ActivityLog;
 }
@@ -68,7 +70,7 @@ export function createApp(deps: AppDeps): Koa {
     dpop,
     observer: metrics.assertionObserver('token', activity),
   };
-  const guard: GuardDeps = { realm: config.realm, store, verify, clock, dpop, observer: metrics.assertionObserver('resource', activity) };
+  const guard: GuardDeps = { realm: config.realm, store: deps.resourceStore ?? store, verify, clock, dpop, observer: metrics.assertionObserver('resource', activity) };
   const grants = grantRegistry([jwtBearerGrant(sessions), tokenExchangeGrant(sessions)]);
   const resourceServers: ResourceServerEndpointDeps = {
     store,

@@ -7,7 +7,8 @@ import type { Config } from './config.js';
 import { ActivityLog } from './ops/activity.js';
 import { Metrics } from './ops/metrics.js';
 import { MemoryTokenStore } from './tokens/memory-store.js';
-import { connectRedis, waitForReady } from './tokens/redis-client.js';
+import { LookupCache } from './tokens/lookup-cache.js';
+import { connectRedis, waitForReady, type RedisConnection } from './tokens/redis-client.js';
 import { RedisIngestStream, RedisTokenStore } from './tokens/redis-store.js';
 import { assertSchemaCurrent } from './tokens/schema.js';
 
@@ -27,6 +28,8 @@ export async function buildRuntime(
   const metrics = new Metrics({ processMetrics: options.processMetrics ?? false });
   let store: AppDeps['store'];
   let ingest: AppDeps['ingest'];
+  let resourceStore: AppDeps['store'] | undefined;
+  let subscriber: RedisConnection | undefined;
   if (config.redis) {
     const redis = connectRedis(config.redis);
     redis.on('error', (err: Error) => {
@@ -41,6 +44,14 @@ export async function buildRuntime(
       clock,
     });
     ingest = new RedisIngestStream(redis, config.redisKeyPrefix, config.ingest.streamKey, config.ingest.maxLen);
+    if (config.resourceCache.ttlMs > 0) {
+      // A connection of its own: a subscribed connection can run no other commands.
+      subscriber = connectRedis(config.redis, { enableOfflineQueue: true });
+      subscriber.on('error', (err: Error) => logger.warn({ err: { message: err.message } }, 'redis subscriber connection error'));
+      const cache = new LookupCache({ ttlMs: config.resourceCache.ttlMs, maxEntries: config.resourceCache.maxEntries, clock });
+      await cache.subscribe(subscriber, config.redisKeyPrefix);
+      resourceStore = cache.wrap(store);
+    }
   } else {
     logger.warn('!!! No Redis configured (REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS): using the embedded IN-MEMORY store. Tokens and events vanish on restart. Development only. !!!');
     const memory = new MemoryTokenStore(clock);
@@ -62,6 +73,7 @@ export async function buildRuntime(
   };
   const issuers = new TrustedIssuers();
   const deps: AppDeps = { config, store, ingest, issuers, clock, logger, metrics };
+  if (resourceStore) deps.resourceStore = resourceStore;
   if (config.mode !== 'production') deps.activity = new ActivityLog(clock);
   if (config.trustedIssuers.length > 0) {
     for (const iss of config.issuers) issuers.add(configuredIssuer(iss, settings.jwks, clock, metrics.jwksObserver(iss.issuer)));
@@ -77,5 +89,11 @@ export async function buildRuntime(
   }
   // Records name their issuer by a short id (record-codec.ts): only these issuers' sessions are live.
   if (store instanceof RedisTokenStore) await store.useIssuers(issuers.list().map((i) => i.issuer));
-  return { deps, close: () => store.close() };
+  return {
+    deps,
+    close: async () => {
+      subscriber?.disconnect();
+      await store.close();
+    },
+  };
 }

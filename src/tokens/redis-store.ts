@@ -1,6 +1,7 @@
 import type { RedisConnection } from './redis-client.js';
 import type { AccessTokenHandle } from './access-token.js';
 import { deviceTag, redisKeys, type RedisKeys } from './keys.js';
+import { deviceRevokedNotice, revocationChannel, tokenRevokedNotice } from './lookup-cache.js';
 import { decodeRecord, encodeRecord, IssuerDirectory, shortIssuerIdIn } from './record-codec.js';
 import {
   StoreUnavailableError,
@@ -171,6 +172,15 @@ export class RedisTokenStore implements TokenStore {
 
   async revokeAccessToken(handle: AccessTokenHandle): Promise<void> {
     await guarded('revoke', () => this.redis.del(this.keys.accessToken(handle.tag, handle.hash)));
+    await this.notify(tokenRevokedNotice(handle));
+  }
+
+  /**
+   * Tells instances with a resource lookup cache (lookup-cache.ts). The revocation itself is already
+   * in Redis; a notice that cannot be sent is covered by the cache's TTL bound, so it is not an error.
+   */
+  private async notify(message: string): Promise<void> {
+    await this.redis.publish(revocationChannel(this.options.keyPrefix), message).catch(() => undefined);
   }
 
   async revokeDevice(subject: string, atMs: number, blockAssetTokensBeforeMs?: number): Promise<void> {
@@ -184,6 +194,7 @@ export class RedisTokenStore implements TokenStore {
         String(this.options.revocationMarkTtlMs),
       ),
     );
+    await this.notify(deviceRevokedNotice(tag));
   }
 
   async ping(): Promise<void> {
