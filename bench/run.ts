@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { freePort, RedisServerProcess } from '../test/support/redis-server.js';
 import { mintAccessToken } from '../src/tokens/access-token.js';
-import { encodeRecord } from '../src/tokens/record-codec.js';
+import { encodeRecord, IssuerDirectory } from '../src/tokens/record-codec.js';
 import { RedisTokenStore } from '../src/tokens/redis-store.js';
 import { migrate } from '../src/tokens/schema.js';
 import { issuerUrl, loadIdentity, saveIdentity, serveJwks, tokenPool } from './lib/issuer.js';
@@ -30,7 +30,9 @@ import {
   median,
   ratioChartSvg,
   summarizeScenario,
+  summarizeTarget,
   TARGETS,
+  variantTable,
   type RoundResult,
   type Target,
 } from './lib/stats.js';
@@ -62,6 +64,19 @@ const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const JWT_TYPE = 'urn:ietf:params:oauth:token-type:jwt';
 const FORM = 'application/x-www-form-urlencoded';
+
+/**
+ * Project variants measured in the same rounds (after the three targets of each scenario), compared
+ * with the project as configured by default (WORKERS=1, no resource cache).
+ */
+const VARIANTS: Array<{ name: string; env: Record<string, string>; scenarios: string[] }> = [
+  { name: 'project WORKERS=2', env: { WORKERS: '2' }, scenarios: [] /* all */ },
+  {
+    name: 'project resource cache',
+    env: { RESOURCE_CACHE_TTL_MS: '1000' },
+    scenarios: ['resource check', 'ingest (access token)'],
+  },
+];
 
 const status = (line: string): void => {
   process.stderr.write(`\r\x1b[K${line}`);
@@ -206,6 +221,7 @@ async function measureMemory(count: number, issuer: string) {
   redisServers.push(server);
   const redis = new Redis(server.url, { maxRetriesPerRequest: 1 });
   const store = new RedisTokenStore(redis, { keyPrefix: PROJECT_PREFIX, revocationMarkTtlMs: 3_660_000, clock: { now: () => Date.now() } });
+  await store.useIssuers([issuer]); // as the server does at start-up
   const now = Date.now();
   const exp = Math.floor(now / 1000) + 29 * 86400;
   const run = async (withToken: boolean, salt: string): Promise<number> => {
@@ -250,8 +266,8 @@ local prefix, first, n, value, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3
 for i = first, first + n - 1 do
   local h = redis.sha1hex('fill' .. i)
   local tag = string.sub(redis.sha1hex('device' .. (i % 100000)), 1, 12)
-  redis.call('SET', prefix .. '{' .. tag .. '}:at:' .. h .. string.sub(h, 1, 3), value, 'PX', ttl)
-  redis.call('SET', prefix .. '{' .. tag .. '}:jti:' .. string.sub(redis.sha1hex('jti' .. i), 1, 40) .. 'abc', '1', 'PX', ttl)
+  redis.call('SET', prefix .. '{' .. tag .. '}:at:' .. string.sub(h, 1, 22), value, 'PX', ttl)
+  redis.call('SET', prefix .. '{' .. tag .. '}:jti:' .. string.sub(redis.sha1hex('jti' .. i), 1, 22), '1', 'PX', ttl)
 end
 return n
 `;
@@ -259,7 +275,7 @@ return n
 async function fillLiveTokens(redis: Redis, from: number, to: number, issuer: string): Promise<void> {
   const now = Date.now();
   const did = '6ac9bc22-2a41-b85a-af76-000000000001';
-  const value = encodeRecord({ sub: did, did, aid: '02i000000000001', iss: issuer, jti: '05b0000000001abcdef', iat: now, exp: now + 3_600_000 });
+  const value = encodeRecord({ sub: did, did, aid: '02i000000000001', iss: issuer, jti: '05b0000000001abcdef', iat: now, exp: now + 3_600_000 }, new IssuerDirectory([issuer], true));
   for (let i = from; i < to; i += 10_000) {
     const n = Math.min(10_000, to - i);
     await redis.eval(FILL_SCRIPT, 0, PROJECT_PREFIX, String(i), String(n), value, '3600000');
@@ -304,6 +320,7 @@ async function main(): Promise<void> {
       TOKEN_AUDIENCES: AUDIENCE,
       LOG_LEVEL: 'warn',
       INTROSPECTION_CLIENTS: INTROSPECTION_CLIENT,
+      WORKERS: '1', // production defaults to one per core; the variants below measure WORKERS=2
     }, process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : []),
     floor: await startServer('floor', join(root, 'dist/bench/floor/server.js'), await freePort(), {
       ...common,
@@ -319,6 +336,24 @@ async function main(): Promise<void> {
       PEER_ISSUER: PUBLIC_URL,
     }),
   };
+  const projectEnv = (extra: Record<string, string>) => ({
+    ...common,
+    NODE_ENV: 'production',
+    HOST: '127.0.0.1',
+    REDIS_KEY_PREFIX: PROJECT_PREFIX,
+    TRUSTED_ISSUERS: issuer,
+    PUBLIC_URL,
+    TOKEN_AUDIENCES: AUDIENCE,
+    LOG_LEVEL: 'warn',
+    INTROSPECTION_CLIENTS: INTROSPECTION_CLIENT,
+    WORKERS: '1',
+    ...extra,
+  });
+  const variantServers: ServerProcess[] = process.env.BENCH_NO_VARIANTS
+    ? []
+    : await Promise.all(
+        VARIANTS.map(async (v) => startServer(v.name, process.env.BENCH_PROJECT_SERVER ?? join(root, 'dist/src/server.js'), await freePort(), projectEnv(v.env))),
+      );
   const idleRss = Object.fromEntries(TARGETS.map((t) => [t, servers[t].rss()])) as Record<Target, number>;
 
   const sessions = {} as Record<Target, string[]>;
@@ -326,6 +361,8 @@ async function main(): Promise<void> {
     status(`opening ${settings.sessionsPerTarget} sessions on ${t}`);
     sessions[t] = await openSessions(servers[t], supply, settings.sessionsPerTarget);
   }
+  // Variants share the project's keyspace, so the project's sessions are theirs too.
+  for (const v of variantServers) sessions[v.name as Target] = sessions.project;
   const unavailable: Record<string, Partial<Record<Target, string>>> = { introspection: {} };
   for (const t of TARGETS) {
     const why = await introspectionAvailable(servers[t], sessions[t][0]!);
@@ -338,20 +375,25 @@ async function main(): Promise<void> {
   const filter = (process.env.BENCH_SCENARIOS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   const list = scenarios(supply, sessions).filter((s) => filter.length === 0 || filter.some((f) => s.name.startsWith(f)));
   const rounds: RoundResult[] = [];
-  const total = settings.rounds * list.length * TARGETS.length;
+  const total = settings.rounds * list.length * (TARGETS.length + variantServers.length);
   let step = 0;
   for (let round = 1; round <= settings.rounds; round++) {
     for (const scenario of list) {
       // Rotate who goes first each round, so no target always runs on a warmer (or cooler) machine.
-      const order = TARGETS.map((_, i) => TARGETS[(i + round - 1) % TARGETS.length]!);
-      for (const target of order) {
+      const order: string[] = TARGETS.map((_, i) => TARGETS[(i + round - 1) % TARGETS.length]!);
+      for (const [i, v] of VARIANTS.entries()) {
+        if (variantServers[i] && (v.scenarios.length === 0 || v.scenarios.includes(scenario.name))) order.push(v.name);
+      }
+      for (const name of order) {
+        const target = name as Target;
         step += 1;
         if (unavailable[scenario.name]?.[target]) continue;
-        const cpuBefore = servers[target].cpuMicros();
+        const server = servers[target] ?? variantServers.find((s) => s.name === name)!;
+        const cpuBefore = server.cpuMicros();
         const redisBefore = redisServer.pid ? cpuMicrosOf(redisServer.pid) : 0;
         status(`[${step}/${total}] round ${round}/${settings.rounds} · ${scenario.name} · ${target} · ${supply.left} asset tokens left`);
         const r = await runLoad({
-          url: servers[target].url,
+          url: server.url,
           method: scenario.method,
           path: scenario.path,
           headers: scenario.headers,
@@ -369,8 +411,8 @@ async function main(): Promise<void> {
           p50Ms: r.p50Ms,
           p99Ms: r.p99Ms,
           errors: r.errors,
-          rssBytes: servers[target].rss(),
-          serverCpuUs: (servers[target].cpuMicros() - cpuBefore) / Math.max(1, r.ok + r.errors),
+          rssBytes: server.rss(),
+          serverCpuUs: (server.cpuMicros() - cpuBefore) / Math.max(1, r.ok + r.errors),
           redisCpuUs: ((redisServer.pid ? cpuMicrosOf(redisServer.pid) : 0) - redisBefore) / Math.max(1, r.ok + r.errors),
         };
         rounds.push(result);
@@ -405,6 +447,7 @@ async function main(): Promise<void> {
   }
 
   for (const t of TARGETS) await servers[t].stop();
+  for (const v of variantServers) await v.stop();
   redis.disconnect();
   await redisServer.stop();
   jwksServer.close();
@@ -414,6 +457,14 @@ async function main(): Promise<void> {
   if (memory) log(`redis: ${memory.bytesPerToken.toFixed(0)} B per access token, ${memory.bytesPerExchange.toFixed(0)} B per exchange with its single-use mark`);
 
   const summaries = list.map((s) => summarizeScenario(s.name, rounds, unavailable[s.name] ?? {}));
+  const variants = variantServers.map((server) => ({
+    name: server.name,
+    env: VARIANTS.find((v) => v.name === server.name)!.env,
+    scenarios: list
+      .map((s) => ({ scenario: s.name, summary: summarizeTarget(rounds.filter((r) => r.scenario === s.name && (r.target as string) === server.name)) }))
+      .filter((x) => x.summary.rounds > 0),
+  }));
+  const variantLines = variantTable(summaries, variants);
   const maxRss = Object.fromEntries(TARGETS.map((t) => [t, Math.max(0, ...rounds.filter((r) => r.target === t).map((r) => r.rssBytes))])) as Record<Target, number>;
   const checks = checkTargets({
     summaries,
@@ -435,6 +486,7 @@ async function main(): Promise<void> {
     maxRss,
     memory,
     linear,
+    variants,
     checks,
     notes,
   };
@@ -465,6 +517,10 @@ async function main(): Promise<void> {
     linear
       ? `Linear cost: exchange at ${linear.large} live tokens ${median(linear.largeRps).toFixed(0)} req/s vs ${median(linear.smallRps).toFixed(0)} req/s at ${linear.small} (${linear.ratio === null ? 'n/a' : `${linear.ratio.toFixed(2)}×`}); filled server-side with the project's key layout.`
       : 'Linear cost: not measured in this run.',
+    '',
+    'Project variants, same rounds (project = WORKERS=1, no resource cache):',
+    '',
+    variantLines,
     '',
     '![project / floor and project / peer](latest.svg)',
     '',

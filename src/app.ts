@@ -42,6 +42,8 @@ export interface AppDeps {
   devIssuer?: DevIssuer;
   /** Prometheus metrics; a fresh registry when absent. */
   metrics?: Metrics;
+  /** The store as the resource routes see it: with the lookup cache when RESOURCE_CACHE_TTL_MS is set. */
+  resourceStore?: TokenStore;
   /** The development activity page's log; never in production. */
   activity?: ActivityLog;
   /** Failed-exchange limits (per client IP, per device); none when absent. */
@@ -73,7 +75,7 @@ export function createApp(deps: AppDeps): Koa {
     observer: metrics.assertionObserver('token', activity),
     failureLimits,
   };
-  const guard: GuardDeps = { realm: config.realm, store, verify, clock, dpop, observer: metrics.assertionObserver('resource', activity), failureLimits };
+  const guard: GuardDeps = { realm: config.realm, store: deps.resourceStore ?? store, verify, clock, dpop, observer: metrics.assertionObserver('resource', activity), failureLimits };
   const grants = grantRegistry([jwtBearerGrant(sessions), tokenExchangeGrant(sessions)]);
   const resourceServers: ResourceServerEndpointDeps = {
     store,

@@ -26,6 +26,8 @@ export const ENV_DESCRIPTIONS: Record<string, string> = {
   REDIS_SENTINEL_PASSWORD: 'Password of the sentinels themselves. Masked by `config check`.',
   REDIS_TLS: '`true`: TLS to the Redis data nodes and sentinels (implied by a `rediss://` URL).',
   WORKERS: 'Processes sharing the port (node:cluster). Default: one per core in production, else 1. More than one needs Redis and TRUSTED_ISSUERS.',
+  RESOURCE_CACHE_TTL_MS: 'In-process cache of access-token lookups at /resource and /ingestapi, ms; 0 (default) = off. Revocations reach every instance through Redis pub/sub at once; a lost message is covered by this bound (staleness at most this long).',
+  RESOURCE_CACHE_MAX_ENTRIES: 'Most access tokens the resource cache holds per process (least recently used go first).',
   REDIS_KEY_PREFIX: 'Prefix of every Redis key.',
   TRUSTED_ISSUERS: 'Comma-separated issuer URLs. Overrides the file\'s `issuers` list (their per-issuer settings still apply). None: the embedded development issuer (refused in production).',
   TOKEN_AUDIENCES: 'Comma-separated audiences an asset token must name (any one). Default: PUBLIC_URL and its token endpoint.',

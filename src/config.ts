@@ -63,6 +63,8 @@ export const EnvSchema = z.object({
   REDIS_SENTINEL_PASSWORD: z.string().min(1).optional(),
   REDIS_TLS: z.enum(['true', 'false', '1', '0']).optional(),
   WORKERS: intSetting(1, 256).optional(),
+  RESOURCE_CACHE_TTL_MS: intSetting(0, 60_000).default(0),
+  RESOURCE_CACHE_MAX_ENTRIES: intSetting(1, 10_000_000).default(100_000),
   REDIS_KEY_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9:_-]*$/, { error: 'may hold only letters, digits, ":", "_" and "-"' })
@@ -117,6 +119,8 @@ export interface Config {
   redis: RedisTopology | undefined;
   /** Processes sharing the port (WORKERS); default one per core in production, else 1. */
   workers: number;
+  /** In-process cache of access-token lookups at the resource routes; ttlMs 0 = off (the default). */
+  resourceCache: { ttlMs: number; maxEntries: number };
   redisKeyPrefix: string;
   /** Empty means: use the embedded development issuer. */
   trustedIssuers: string[];
@@ -338,6 +342,7 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
     redisUrl: e.REDIS_URL,
     redis,
     workers,
+    resourceCache: { ttlMs: e.RESOURCE_CACHE_TTL_MS, maxEntries: e.RESOURCE_CACHE_MAX_ENTRIES },
     redisKeyPrefix: e.REDIS_KEY_PREFIX,
     trustedIssuers,
     audiences,

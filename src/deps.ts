@@ -8,7 +8,8 @@ import { ActivityLog } from './ops/activity.js';
 import { Metrics } from './ops/metrics.js';
 import { createFailureLimits } from './ops/failure-limits.js';
 import { MemoryTokenStore } from './tokens/memory-store.js';
-import { connectRedis, waitForReady } from './tokens/redis-client.js';
+import { LookupCache } from './tokens/lookup-cache.js';
+import { connectRedis, waitForReady, type RedisConnection } from './tokens/redis-client.js';
 import { RedisIngestStream, RedisTokenStore } from './tokens/redis-store.js';
 import { assertSchemaCurrent } from './tokens/schema.js';
 
@@ -29,6 +30,8 @@ export async function buildRuntime(
   let store: AppDeps['store'];
   let ingest: AppDeps['ingest'];
   let failureLimits: AppDeps['failureLimits'];
+  let resourceStore: AppDeps['store'] | undefined;
+  let subscriber: RedisConnection | undefined;
   if (config.redis) {
     const redis = connectRedis(config.redis);
     redis.on('error', (err: Error) => {
@@ -44,6 +47,14 @@ export async function buildRuntime(
     });
     ingest = new RedisIngestStream(redis, config.redisKeyPrefix, config.ingest.streamKey, config.ingest.maxLen);
     failureLimits = createFailureLimits(config.failureLimits, logger, { client: redis, keyPrefix: config.redisKeyPrefix });
+    if (config.resourceCache.ttlMs > 0) {
+      // A connection of its own: a subscribed connection can run no other commands.
+      subscriber = connectRedis(config.redis, { enableOfflineQueue: true });
+      subscriber.on('error', (err: Error) => logger.warn({ err: { message: err.message } }, 'redis subscriber connection error'));
+      const cache = new LookupCache({ ttlMs: config.resourceCache.ttlMs, maxEntries: config.resourceCache.maxEntries, clock });
+      await cache.subscribe(subscriber, config.redisKeyPrefix);
+      resourceStore = cache.wrap(store);
+    }
   } else {
     logger.warn('!!! No Redis configured (REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS): using the embedded IN-MEMORY store. Tokens and events vanish on restart. Development only. !!!');
     const memory = new MemoryTokenStore(clock);
@@ -66,6 +77,7 @@ export async function buildRuntime(
   };
   const issuers = new TrustedIssuers();
   const deps: AppDeps = { config, store, ingest, issuers, clock, logger, metrics, failureLimits };
+  if (resourceStore) deps.resourceStore = resourceStore;
   if (config.mode !== 'production') deps.activity = new ActivityLog(clock);
   if (config.trustedIssuers.length > 0) {
     for (const iss of config.issuers) issuers.add(configuredIssuer(iss, settings.jwks, clock, metrics.jwksObserver(iss.issuer)));
@@ -79,5 +91,13 @@ export async function buildRuntime(
       `!!! TRUSTED_ISSUERS is not set: trusting the embedded DEVELOPMENT issuer ${dev.issuer} (mint tokens at POST ${dev.issuer}/asset-tokens). Never use this in production. !!!`,
     );
   }
-  return { deps, close: () => store.close() };
+  // Records name their issuer by a short id (record-codec.ts): only these issuers' sessions are live.
+  if (store instanceof RedisTokenStore) await store.useIssuers(issuers.list().map((i) => i.issuer));
+  return {
+    deps,
+    close: async () => {
+      subscriber?.disconnect();
+      await store.close();
+    },
+  };
 }

@@ -6,7 +6,7 @@ export interface ServerProcess {
   name: string;
   url: string;
   pid: number;
-  /** Resident set size now, bytes (from /proc). */
+  /** Resident set size now, bytes (from /proc), summed over the process and its workers. */
   rss(): number;
   /** CPU time used so far, microseconds. */
   cpuMicros(): number;
@@ -39,6 +39,20 @@ export function cpuMicrosOf(pid: number): number {
   } catch {
     return 0;
   }
+}
+
+/** The process and its descendants (WORKERS=N forks its workers: their CPU and memory count too). */
+export function processTree(pid: number): number[] {
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) {
+    try {
+      const children = readFileSync(`/proc/${out[i]}/task/${out[i]}/children`, 'utf8').trim();
+      if (children) out.push(...children.split(/\s+/).map(Number));
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
 }
 
 async function waitHealthy(url: string, child: ChildProcess, log: () => string, timeoutMs = 30_000): Promise<void> {
@@ -74,8 +88,8 @@ export async function startServer(name: string, script: string, port: number, en
     name,
     url,
     pid: child.pid!,
-    rss: () => rssOf(child.pid!),
-    cpuMicros: () => cpuMicrosOf(child.pid!),
+    rss: () => processTree(child.pid!).reduce((n, pid) => n + rssOf(pid), 0),
+    cpuMicros: () => processTree(child.pid!).reduce((n, pid) => n + cpuMicrosOf(pid), 0),
     async stop() {
       if (child.exitCode !== null) return;
       const exited = new Promise<void>((r) => child.once('exit', () => r()));

@@ -266,3 +266,23 @@ export function checksTable(checks: readonly TargetCheck[]): string {
   const mark = (ok: boolean | null): string => (ok === null ? 'not measured' : ok ? 'met' : 'MISSED');
   return ['| target | measured | |', '| --- | ---: | --- |', ...checks.map((c) => `| ${c.target} | ${c.measured} | ${mark(c.ok)} |`)].join('\n');
 }
+
+export interface VariantResult {
+  name: string;
+  env: Record<string, string>;
+  scenarios: Array<{ scenario: string; summary: TargetSummary }>;
+}
+
+/** Variants of the project (other settings, same rounds) against the default project and the floor. */
+export function variantTable(summaries: readonly ScenarioSummary[], variants: readonly VariantResult[]): string {
+  const rows = ['| variant | scenario | req/s · p50 · p99 | CPU server / Redis | variant / project | variant / floor |', '| --- | --- | --- | ---: | ---: | ---: |'];
+  for (const v of variants) {
+    for (const { scenario, summary } of v.scenarios) {
+      const base = summaries.find((s) => s.scenario === scenario);
+      rows.push(
+        `| ${v.name} | ${scenario} | ${cell(summary)} | ${summary.serverCpuUs === null ? '–' : `${fmt(summary.serverCpuUs)} µs / ${fmt(summary.redisCpuUs)} µs`} | ${fmtRatio(ratio(summary.rps, base?.targets.project.rps))} | ${fmtRatio(ratio(summary.rps, base?.targets.floor.rps))} |`,
+      );
+    }
+  }
+  return rows.join('\n');
+}

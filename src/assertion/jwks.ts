@@ -59,7 +59,7 @@ export class JwksCache {
   private fetchedAt: number | undefined;
   private lastAttempt = Number.NEGATIVE_INFINITY;
   private inflight: Promise<void> | undefined;
-  private readonly imported = new Map<string, Promise<VerifyKey>>();
+  private readonly imported = new Map<JWK, Map<string, Promise<VerifyKey>>>();
 
   constructor(
     private readonly load: JwksLoader,
@@ -80,6 +80,7 @@ export class JwksCache {
           this.keys = parseJwks(doc);
           this.fetchedAt = this.clock.now();
           this.imported.clear();
+          this.selected.clear();
           this.observer?.fetched('ok');
         })
         .catch((err: unknown) => {
@@ -93,8 +94,20 @@ export class JwksCache {
     return this.inflight;
   }
 
+  /** Successful selections by kid and alg (only keys that exist: attacker-chosen kids add nothing). */
+  private readonly selected = new Map<string, JWK>();
+
   private select(header: JWSHeaderParameters): JWK | undefined {
     const alg = header.alg ?? '';
+    const cacheKey = `${header.kid ?? ''}\n${header.kid === undefined ? '-' : '+'}${alg}`;
+    const hit = this.selected.get(cacheKey);
+    if (hit) return hit;
+    const found = this.selectUncached(header, alg);
+    if (found) this.selected.set(cacheKey, found);
+    return found;
+  }
+
+  private selectUncached(header: JWSHeaderParameters, alg: string): JWK | undefined {
     const fitting = this.keys.filter((k) => keyFitsAlgorithm(k, alg) && (header.kid === undefined || k.kid === header.kid));
     // Without a kid, only an unambiguous key set may answer.
     if (header.kid === undefined && fitting.length !== 1) return undefined;
@@ -131,12 +144,20 @@ export class JwksCache {
     if (!jwk && refetchFailed) throw new IssuerUnavailableError(`kid ${JSON.stringify(header.kid ?? null)} is unknown and the issuer's JWKS cannot be fetched`);
     if (!jwk) throw new UnknownKeyError(`no key of the issuer fits kid ${JSON.stringify(header.kid ?? null)} and alg ${header.alg}`);
     if (!waited) this.observer?.hit();
-    const cacheKey = `${jwk.kid ?? ''}\n${header.alg}\n${jwk.n ?? jwk.x ?? ''}`;
-    let key = this.imported.get(cacheKey);
+    // Keyed by the selected JWK object itself plus alg: no per-lookup string of the modulus. A
+    // refresh replaces the key objects and clears the map, so a rotated key is imported afresh.
+    let byAlg = this.imported.get(jwk);
+    if (!byAlg) {
+      byAlg = new Map();
+      this.imported.set(jwk, byAlg);
+    }
+    const alg = header.alg!;
+    let key = byAlg.get(alg);
     if (!key) {
-      key = importJWK(jwk, header.alg);
-      this.imported.set(cacheKey, key);
-      key.catch(() => this.imported.delete(cacheKey));
+      const imported = importJWK(jwk, alg);
+      key = imported;
+      byAlg.set(alg, imported);
+      imported.catch(() => byAlg.delete(alg));
     }
     return key;
   }

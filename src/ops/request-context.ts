@@ -4,7 +4,11 @@ import { nanoid } from 'nanoid';
 
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
-/** Request id (taken from X-Request-Id when sane), a child logger, and one access-log line. */
+/**
+ * Request id (taken from X-Request-Id when sane), a child logger, and one access-log line. The child
+ * logger is made on first use only, and the access-log line only built when its level is on: at
+ * LOG_LEVEL=warn a successful request costs no logger work (issue 5, hot path).
+ */
 export function requestContext(logger: Logger) {
   return async function requestContextMiddleware(ctx: Context, next: Next): Promise<void> {
     const started = process.hrtime.bigint();
@@ -12,25 +16,30 @@ export function requestContext(logger: Logger) {
     const id = SAFE_REQUEST_ID.test(incoming) ? incoming : nanoid(16);
     ctx.state.requestId = id;
     ctx.set('X-Request-Id', id);
-    const log = logger.child({ reqId: id });
-    ctx.state.log = log;
+    let child: Logger | undefined;
+    const log = (): Logger => (child ??= logger.child({ reqId: id }));
+    Object.defineProperty(ctx.state, 'log', { get: log, enumerable: true, configurable: true });
     try {
       await next();
     } finally {
-      const err = ctx.state.error as { code?: string; debug?: string } | undefined;
-      log.info(
-        {
-          method: ctx.method,
-          route: (ctx as Context & { _matchedRoute?: string })._matchedRoute ?? ctx.path.slice(0, 100),
-          status: ctx.status,
-          ms: Number(process.hrtime.bigint() - started) / 1e6,
-          ...(err?.code ? { error: err.code } : {}),
-          ...(err?.debug && ctx.status < 500 ? { debug: err.debug.slice(0, 300) } : {}),
-        },
-        'request',
-      );
+      if (logger.isLevelEnabled('info')) accessLog(ctx, log(), started);
     }
   };
+}
+
+function accessLog(ctx: Context, log: Logger, started: bigint): void {
+  const err = ctx.state.error as { code?: string; debug?: string } | undefined;
+  log.info(
+    {
+      method: ctx.method,
+      route: (ctx as Context & { _matchedRoute?: string })._matchedRoute ?? ctx.path.slice(0, 100),
+      status: ctx.status,
+      ms: Number(process.hrtime.bigint() - started) / 1e6,
+      ...(err?.code ? { error: err.code } : {}),
+      ...(err?.debug && ctx.status < 500 ? { debug: err.debug.slice(0, 300) } : {}),
+    },
+    'request',
+  );
 }
 
 /** Baseline security headers; no server banner. */

@@ -1,10 +1,10 @@
 import { customAlphabet } from 'nanoid';
-import { deviceTag, digest } from './keys.js';
+import { deviceTag, shortDigest } from './keys.js';
 
 /**
  * Opaque access tokens: `<device tag>.<43 nanoid chars>` (43 x 6 = 258 random bits). The tag only
- * routes the lookup to the device's hash slot; the random part is the secret. Only sha256 of the
- * whole token is ever stored.
+ * routes the lookup to the device's hash slot; the random part is the secret. Only a sha256 prefix of
+ * the whole token is ever stored (keys.ts).
  */
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 const randomPart = customAlphabet(ALPHABET, 43);
@@ -18,11 +18,11 @@ export interface AccessTokenHandle {
 export function mintAccessToken(subject: string): { token: string; handle: AccessTokenHandle } {
   const tag = deviceTag(subject);
   const token = `${tag}.${randomPart()}`;
-  return { token, handle: { tag, hash: digest(token) } };
+  return { token, handle: { tag, hash: shortDigest(token) } };
 }
 
 /** Null for anything that cannot be one of our access tokens (no store lookup needed). */
 export function accessTokenHandle(token: string): AccessTokenHandle | null {
   if (!ACCESS_TOKEN_SHAPE.test(token)) return null;
-  return { tag: token.slice(0, 12), hash: digest(token) };
+  return { tag: token.slice(0, 12), hash: shortDigest(token) };
 }

@@ -5,16 +5,25 @@ import { createHash } from 'node:crypto';
  * `{<device tag>}`, so the exchange (replay mark + device block check + token write) and the
  * resource check (token + device revocation mark) are single-slot, single-round-trip operations.
  *
- *   <prefix>{<tag>}:at:<sha256(token)>   access token record, TTL = token life
- *   <prefix>{<tag>}:jti:<sha256(iss,id)> single-use mark of an asset token id, TTL = until its exp + skew
+ *   <prefix>{<tag>}:at:<h(token)>        access token record (record-codec.ts), TTL = token life
+ *   <prefix>{<tag>}:jti:<h(iss,id)>      single-use mark of an asset token id, TTL = until its exp + skew
  *   <prefix>{<tag>}:rb                   device-wide revocation: access tokens issued at or before this ms are dead
  *   <prefix>{<tag>}:nb                   device-wide block: asset tokens issued before this ms are refused
- *   <prefix>{dp.<jkt[0..12]>}:jti:<sha256(jkt,jti)>  single-use mark of a DPoP proof (RFC 9449 §11.1),
+ *   <prefix>{dp.<jkt[0..12]>}:jti:<h(jkt,jti)>  single-use mark of a DPoP proof (RFC 9449 §11.1),
  *                                        TTL = its iat window; the hash tag comes from the key thumbprint
  *   <prefix><stream>                     ingest stream (one key)
  *   <prefix>schema                       keyspace schema version (migrations/)
+ *   <prefix>issuers                      hash: short issuer id -> issuer identifier (record-codec.ts)
+ *
+ * h(x) = the first 22 base64url characters (132 bits) of sha256(x): far beyond guessing or collision
+ * at any token count, and the key stays in a smaller jemalloc size class than with all 43
+ * (migration 2 renamed the longer keys of earlier versions).
  */
+export const HASH_CHARS = 22;
 export const digest = (value: string): string => createHash('sha256').update(value).digest('base64url');
+
+/** The stored form of a secret or id: 144 bits of sha256. */
+export const shortDigest = (value: string): string => digest(value).slice(0, HASH_CHARS);
 
 /** 72 bits of sha256(subject): spreads devices over slots; never used for authorization decisions. */
 export const deviceTag = (subject: string): string => digest(subject).slice(0, 12);
@@ -22,12 +31,13 @@ export const deviceTag = (subject: string): string => digest(subject).slice(0, 1
 export function redisKeys(prefix: string) {
   return {
     accessToken: (tag: string, tokenHash: string) => `${prefix}{${tag}}:at:${tokenHash}`,
-    assertionUse: (tag: string, iss: string, jti: string) => `${prefix}{${tag}}:jti:${digest(`${iss}\n${jti}`)}`,
+    assertionUse: (tag: string, iss: string, jti: string) => `${prefix}{${tag}}:jti:${shortDigest(`${iss}\n${jti}`)}`,
     deviceRevokedBefore: (tag: string) => `${prefix}{${tag}}:rb`,
     deviceNotBefore: (tag: string) => `${prefix}{${tag}}:nb`,
-    dpopProof: (jkt: string, jti: string) => `${prefix}{dp.${jkt.slice(0, 12)}}:jti:${digest(`${jkt}\n${jti}`)}`,
+    dpopProof: (jkt: string, jti: string) => `${prefix}{dp.${jkt.slice(0, 12)}}:jti:${shortDigest(`${jkt}\n${jti}`)}`,
     stream: (name: string) => `${prefix}${name}`,
     schema: () => `${prefix}schema`,
+    issuers: () => `${prefix}issuers`,
   };
 }
 export type RedisKeys = ReturnType<typeof redisKeys>;

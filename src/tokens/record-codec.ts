@@ -1,7 +1,108 @@
+import { digest } from './keys.js';
 import type { AccessTokenRecord } from './store.js';
 
-/** Compact JSON for the stored record: short keys keep Redis memory per token low. */
-interface Stored {
+/**
+ * The stored access-token record, sized for Redis memory (issue 5: at most 250 bytes per live token,
+ * key and TTL included). Redis keeps a value of more than 44 bytes as a 16-byte object plus an sds
+ * string (3-byte header + text + NUL) in a jemalloc size class (64, 80, 96, ...), so every byte that
+ * pushes the text over 60 or 76 costs 16 more. Positional text, format 2:
+ *
+ *   <iat: 8 base36 ms> <life: base36 ms> "|" <iss> "|" <did> "|" <sub> "|" <aid> "|" <jti> "|" <scope> "|" <jkt>
+ *
+ * - iss: `~` + ISSUER_ID_CHARS base64url chars of sha256(iss) for a trusted issuer (resolved back
+ *   through the configured issuers, or the `<prefix>issuers` registry in the guard library), else the
+ *   URL itself;
+ * - did: `!` + 22 base64url chars for a lowercase canonical UUID (Salesforce device ids are UUIDs);
+ * - sub: empty when it equals did (the asset-token profile: subject = did);
+ * - empty fields are absent; trailing empty fields are dropped;
+ * - `%`, `|` and a leading `!` / `~` in a value are percent-escaped.
+ * Format 1 (JSON, a leading `{`) is still decoded: records written before migration 2 stay readable.
+ */
+export const ISSUER_ID_CHARS = 4;
+const ISO_BASE = 36;
+const IAT_CHARS = 8; // base36 ms: 8 characters until the year 2059
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const NEEDS_ESCAPE = /[%|]|^[!~]/;
+
+/** Stable short id of an issuer identifier (24 bits of sha256: unique among a handful of configured issuers, checked). */
+export const issuerIdOf = (iss: string): string => digest(iss).slice(0, ISSUER_ID_CHARS);
+
+const escapeField = (v: string): string =>
+  NEEDS_ESCAPE.test(v) ? v.replace(/[%|]/g, (c) => (c === '%' ? '%25' : '%7C')).replace(/^[!~]/, (c) => (c === '!' ? '%21' : '%7E')) : v;
+const unescapeField = (v: string): string =>
+  v.includes('%') ? v.replace(/%(25|7C|21|7E)/g, (_, h: string) => String.fromCharCode(parseInt(h, 16))) : v;
+
+function packUuid(uuid: string): string {
+  return `!${Buffer.from(uuid.replace(/-/g, ''), 'hex').toString('base64url')}`;
+}
+function unpackUuid(packed: string): string {
+  const h = Buffer.from(packed.slice(1), 'base64url').toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+/** Issuer ids <-> identifiers. `restrict`: only these issuers are trusted (the server); else any (the guard library). */
+export class IssuerDirectory {
+  private readonly byId = new Map<string, string>();
+  private readonly ambiguous = new Set<string>();
+
+  constructor(
+    issuers: Iterable<string> = [],
+    readonly restrict = false,
+  ) {
+    for (const iss of issuers) this.learn(iss);
+  }
+
+  /** Adds an issuer; two issuers with the same id both lose the short form (stored in full). */
+  learn(iss: string): void {
+    const id = issuerIdOf(iss);
+    const known = this.byId.get(id);
+    if (known === undefined && !this.ambiguous.has(id)) this.byId.set(id, iss);
+    else if (known !== undefined && known !== iss) {
+      this.byId.delete(id);
+      this.ambiguous.add(id);
+    }
+  }
+
+  shortIdOf(iss: string): string | undefined {
+    const id = issuerIdOf(iss);
+    return this.byId.get(id) === iss ? id : undefined;
+  }
+
+  issuerOf(id: string): string | undefined {
+    return this.byId.get(id);
+  }
+
+  /** Is a record of this issuer still valid here? Under `restrict`, only a configured issuer's are. */
+  accepts(iss: string): boolean {
+    return !this.restrict || this.shortIdOf(iss) !== undefined;
+  }
+
+  entries(): Array<[string, string]> {
+    return [...this.byId.entries()];
+  }
+}
+
+export function encodeRecord(r: AccessTokenRecord, issuers: IssuerDirectory): string {
+  const life = (r.exp - r.iat).toString(ISO_BASE);
+  const id = issuers.shortIdOf(r.iss);
+  const did = r.did === undefined ? '' : UUID.test(r.did) ? packUuid(r.did) : escapeField(r.did);
+  const fields = [
+    r.iat.toString(ISO_BASE).padStart(IAT_CHARS, '0') + life,
+    id === undefined ? escapeField(r.iss) : `~${id}`,
+    did,
+    r.did !== undefined && r.sub === r.did ? '' : escapeField(r.sub),
+    r.aid === undefined ? '' : escapeField(r.aid),
+    escapeField(r.jti),
+    r.scope === undefined ? '' : escapeField(r.scope),
+    r.cnf ? r.cnf.jkt : '',
+  ];
+  let n = fields.length;
+  while (n > 0 && fields[n - 1] === '') n -= 1;
+  return fields.slice(0, n).join('|');
+}
+
+/** Format 1: compact JSON with short keys (before migration 2). */
+interface StoredV1 {
   s: string;
   d?: string;
   a?: string;
@@ -13,21 +114,50 @@ interface Stored {
   k?: string;
 }
 
-export function encodeRecord(r: AccessTokenRecord): string {
-  const stored: Stored = { s: r.sub, i: r.iss, j: r.jti, t: r.iat, e: r.exp };
-  if (r.did !== undefined) stored.d = r.did;
-  if (r.aid !== undefined) stored.a = r.aid;
-  if (r.scope !== undefined) stored.sc = r.scope;
-  if (r.cnf) stored.k = r.cnf.jkt;
-  return JSON.stringify(stored);
-}
-
-export function decodeRecord(text: string): AccessTokenRecord {
-  const s = JSON.parse(text) as Stored;
+function decodeV1(text: string): AccessTokenRecord {
+  const s = JSON.parse(text) as StoredV1;
   const r: AccessTokenRecord = { sub: s.s, iss: s.i, jti: s.j, iat: s.t, exp: s.e };
   if (s.d !== undefined) r.did = s.d;
   if (s.a !== undefined) r.aid = s.a;
   if (s.sc !== undefined) r.scope = s.sc;
   if (s.k !== undefined) r.cnf = { jkt: s.k };
+  return r;
+}
+
+/** The issuer field's short id, when it has one (for a registry lookup of an id not known yet). */
+export function shortIssuerIdIn(text: string): string | undefined {
+  if (text.startsWith('{')) return undefined;
+  const start = text.indexOf('|') + 1;
+  return text[start] === '~' ? text.slice(start + 1, start + 1 + ISSUER_ID_CHARS) : undefined;
+}
+
+/** The record, or null when its issuer is unknown or no longer trusted (the token is then simply not found). */
+export function decodeRecord(text: string, issuers: IssuerDirectory): AccessTokenRecord | null {
+  if (text.startsWith('{')) {
+    const r = decodeV1(text);
+    return issuers.accepts(r.iss) ? r : null;
+  }
+  const f = text.split('|');
+  const times = f[0]!;
+  const iat = parseInt(times.slice(0, IAT_CHARS), ISO_BASE);
+  const exp = iat + parseInt(times.slice(IAT_CHARS), ISO_BASE);
+  const issField = f[1] ?? '';
+  let iss: string | undefined;
+  if (issField.startsWith('~')) iss = issuers.issuerOf(issField.slice(1));
+  else {
+    iss = unescapeField(issField);
+    if (!issuers.accepts(iss)) iss = undefined;
+  }
+  if (iss === undefined || !Number.isFinite(exp)) return null;
+  const didField = f[2] ?? '';
+  const did = didField === '' ? undefined : didField.startsWith('!') ? unpackUuid(didField) : unescapeField(didField);
+  const subField = f[3] ?? '';
+  const sub = subField === '' ? did : unescapeField(subField);
+  if (sub === undefined) return null;
+  const r: AccessTokenRecord = { sub, iss, jti: unescapeField(f[5] ?? ''), iat, exp };
+  if (did !== undefined) r.did = did;
+  if (f[4]) r.aid = unescapeField(f[4]);
+  if (f[6]) r.scope = unescapeField(f[6]);
+  if (f[7]) r.cnf = { jkt: f[7] };
   return r;
 }

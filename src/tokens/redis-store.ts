@@ -1,7 +1,8 @@
 import type { RedisConnection } from './redis-client.js';
 import type { AccessTokenHandle } from './access-token.js';
 import { deviceTag, redisKeys, type RedisKeys } from './keys.js';
-import { decodeRecord, encodeRecord } from './record-codec.js';
+import { deviceRevokedNotice, revocationChannel, tokenRevokedNotice } from './lookup-cache.js';
+import { decodeRecord, encodeRecord, IssuerDirectory, shortIssuerIdIn } from './record-codec.js';
 import {
   StoreUnavailableError,
   type AccessTokenRecord,
@@ -52,7 +53,16 @@ export interface RedisStoreOptions {
   /** How long a device-wide revocation mark is kept: at least the longest access token life. */
   revocationMarkTtlMs: number;
   clock: { now(): number };
+  /**
+   * The trusted issuers (the server): their records are stored with a short issuer id, and a record
+   * of any other issuer is not found. Absent (the guard library): any issuer, short ids resolved
+   * through the `<prefix>issuers` registry the server writes (see useIssuers).
+   */
+  issuers?: readonly string[];
 }
+
+/** How long an issuer id missing from the registry is remembered as missing (guard library mode). */
+const UNKNOWN_ISSUER_RETRY_MS = 5000;
 
 async function guarded<T>(what: string, op: () => Promise<T>): Promise<T> {
   try {
@@ -65,17 +75,44 @@ async function guarded<T>(what: string, op: () => Promise<T>): Promise<T> {
 export class RedisTokenStore implements TokenStore {
   private readonly redis: ScriptedRedis;
   private readonly keys: RedisKeys;
+  private issuers: IssuerDirectory;
+  private readonly missingIssuerIds = new Map<string, number>();
 
   constructor(
     redis: RedisConnection,
     private readonly options: RedisStoreOptions,
   ) {
     this.keys = redisKeys(options.keyPrefix);
+    this.issuers = new IssuerDirectory(options.issuers ?? [], options.issuers !== undefined);
     if (!('agConsume' in redis)) {
       redis.defineCommand('agConsume', { numberOfKeys: 3, lua: CONSUME_SCRIPT });
       redis.defineCommand('agRevokeDevice', { numberOfKeys: 2, lua: REVOKE_DEVICE_SCRIPT });
     }
     this.redis = redis as ScriptedRedis;
+  }
+
+  /**
+   * Trust exactly these issuers from now on (records of others are not found) and publish their
+   * short ids in the `<prefix>issuers` registry, so that readers without the configuration (the
+   * guard library) can resolve them.
+   */
+  async useIssuers(issuers: readonly string[]): Promise<void> {
+    this.issuers = new IssuerDirectory(issuers, true);
+    const entries = this.issuers.entries();
+    if (entries.length > 0) await guarded('issuer registry', () => this.redis.hset(this.keys.issuers(), Object.fromEntries(entries)));
+  }
+
+  /** Guard library mode: learns a short issuer id from the registry (once; misses retried after a while). */
+  private async resolveIssuerId(id: string): Promise<void> {
+    const missingSince = this.missingIssuerIds.get(id);
+    if (missingSince !== undefined && this.options.clock.now() - missingSince < UNKNOWN_ISSUER_RETRY_MS) return;
+    const iss = await guarded('issuer registry', () => this.redis.hget(this.keys.issuers(), id));
+    if (iss) {
+      this.issuers.learn(iss);
+      this.missingIssuerIds.delete(id);
+    } else {
+      this.missingIssuerIds.set(id, this.options.clock.now());
+    }
   }
 
   private useKey(use: AssertionUse): string {
@@ -96,7 +133,7 @@ export class RedisTokenStore implements TokenStore {
         tokenKey,
         String(markTtl),
         use.issuedAtMs === undefined ? '' : String(use.issuedAtMs),
-        token ? encodeRecord(token.record) : '',
+        token ? encodeRecord(token.record, this.issuers) : '',
         String(tokenTtl),
       ),
     );
@@ -120,7 +157,15 @@ export class RedisTokenStore implements TokenStore {
       this.redis.mget(this.keys.accessToken(handle.tag, handle.hash), this.keys.deviceRevokedBefore(handle.tag)),
     );
     if (!value) return null;
-    const record = decodeRecord(value);
+    let record = decodeRecord(value, this.issuers);
+    if (!record && !this.issuers.restrict) {
+      const id = shortIssuerIdIn(value);
+      if (id !== undefined && this.issuers.issuerOf(id) === undefined) {
+        await this.resolveIssuerId(id);
+        record = decodeRecord(value, this.issuers);
+      }
+    }
+    if (!record) return null;
     if (record.exp <= this.options.clock.now()) return null;
     if (revokedBefore && record.iat <= Number(revokedBefore)) return null;
     return record;
@@ -128,6 +173,15 @@ export class RedisTokenStore implements TokenStore {
 
   async revokeAccessToken(handle: AccessTokenHandle): Promise<void> {
     await guarded('revoke', () => this.redis.del(this.keys.accessToken(handle.tag, handle.hash)));
+    await this.notify(tokenRevokedNotice(handle));
+  }
+
+  /**
+   * Tells instances with a resource lookup cache (lookup-cache.ts). The revocation itself is already
+   * in Redis; a notice that cannot be sent is covered by the cache's TTL bound, so it is not an error.
+   */
+  private async notify(message: string): Promise<void> {
+    await this.redis.publish(revocationChannel(this.options.keyPrefix), message).catch(() => undefined);
   }
 
   async revokeDevice(subject: string, atMs: number, blockAssetTokensBeforeMs?: number): Promise<void> {
@@ -141,6 +195,7 @@ export class RedisTokenStore implements TokenStore {
         String(this.options.revocationMarkTtlMs),
       ),
     );
+    await this.notify(deviceRevokedNotice(tag));
   }
 
   async ping(): Promise<void> {

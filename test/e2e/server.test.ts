@@ -135,8 +135,11 @@ describe('the server process', () => {
         expect(res.status).toBe(200);
       }
       expect(output()).toMatch(/primary started workers/);
-      const pids = new Set([...output().matchAll(/"pid":(\d+)[^\n]*assetgate listening/g)].map((m) => m[1]));
-      expect(pids.size).toBe(2);
+      // Both workers announce themselves; the second may still be starting when the first answers.
+      const listeningPids = () => new Set([...output().matchAll(/"pid":(\d+)[^\n]*assetgate listening/g)].map((m) => m[1]));
+      const deadline = Date.now() + 15_000;
+      while (listeningPids().size < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect(listeningPids().size).toBe(2);
       child.kill('SIGTERM');
       expect(await new Promise((r) => child.once('exit', r))).toBe(0);
       expect(output()).toMatch(/all workers stopped/);

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { exportJWK, generateSecret, SignJWT } from 'jose';
 import * as oauth from 'oauth4webapi';
 import { accessTokenHash } from '../../src/dpop/proof.js';
-import { digest } from '../../src/tokens/keys.js';
+import { shortDigest } from '../../src/tokens/keys.js';
+import { decodeRecord, IssuerDirectory } from '../../src/tokens/record-codec.js';
 import { call, postForm, startAssetgate, TestClock, type Harness } from '../support/harness.js';
 import { deviceKey, dpopProof, rawRequest, type DeviceKey } from '../support/dpop.js';
 import { assetToken, MockIssuer, rawJws } from '../support/mock-issuer.js';
@@ -65,8 +66,10 @@ describe('token endpoint with a DPoP proof (RFC 9449 §5), policy optional', () 
     expect(res.status).toBe(200);
     expect(res.json.token_type).toBe('DPoP');
     const token = res.json.access_token as string;
-    const stored = await ag.redis!.get((await keysUnder(ag.redis!, ag.prefix)).find((k) => k.endsWith(`:at:${digest(token)}`))!);
-    expect(JSON.parse(stored!).k).toBe(key.jkt);
+    const stored = await ag.redis!.get((await keysUnder(ag.redis!, ag.prefix)).find((k) => k.endsWith(`:at:${shortDigest(token)}`))!);
+    // The issuer short ids are resolved through the registry the server wrote at start-up.
+    const registry = new IssuerDirectory(Object.values(await ag.redis!.hgetall(`${ag.prefix}issuers`)));
+    expect(decodeRecord(stored!, registry)?.cnf?.jkt).toBe(key.jkt);
 
     const proof = await dpopProof(key, { htm: 'GET', htu: `${ag.url}/resource`, token });
     const resource = await getResource(ag, `DPoP ${token}`, proof);
@@ -152,8 +155,8 @@ describe('token endpoint with a DPoP proof (RFC 9449 §5), policy optional', () 
 
   it('keeps the jti mark under its own hash tag with a TTL of the iat window', async () => {
     await exchange(ag, await boundAsset(ag, device), await tokenProof(ag, device, { jti: 'ttl-check' }));
-    const key = (await keysUnder(ag.redis!, ag.prefix)).find((k) => k.endsWith(`:jti:${digest(`${device.jkt}\nttl-check`)}`));
-    expect(key).toBe(`${ag.prefix}{dp.${device.jkt.slice(0, 12)}}:jti:${digest(`${device.jkt}\nttl-check`)}`);
+    const key = (await keysUnder(ag.redis!, ag.prefix)).find((k) => k.endsWith(`:jti:${shortDigest(`${device.jkt}\nttl-check`)}`));
+    expect(key).toBe(`${ag.prefix}{dp.${device.jkt.slice(0, 12)}}:jti:${shortDigest(`${device.jkt}\nttl-check`)}`);
     const ttl = await ag.redis!.pttl(key!);
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(91_000);

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { SignJWT } from 'jose';
 import * as oauth from 'oauth4webapi';
-import { digest } from '../../src/tokens/keys.js';
+import { shortDigest } from '../../src/tokens/keys.js';
+import { decodeRecord, IssuerDirectory } from '../../src/tokens/record-codec.js';
 import { startAssetgate, postForm, TestClock, type Harness } from '../support/harness.js';
 import { assetToken, makeKey, MockIssuer, rawJws } from '../support/mock-issuer.js';
 import { keysUnder } from '../support/redis.js';
@@ -52,11 +53,13 @@ describe('POST /oauth2/token, jwt-bearer (RFC 7523)', () => {
     const token = res.json.access_token as string;
     const keys = await keysUnder(ag.redis!, ag.prefix);
     expect(keys.some((k) => k.includes(token))).toBe(false);
-    const tokenKey = keys.find((k) => k.endsWith(`:at:${digest(token)}`));
+    const tokenKey = keys.find((k) => k.endsWith(`:at:${shortDigest(token)}`));
     expect(tokenKey).toBeDefined();
     const value = (await ag.redis!.get(tokenKey!))!;
     expect(value).not.toContain(token.split('.')[1]);
-    expect(JSON.parse(value)).toMatchObject({ d: 'device-hash-check', a: '02iASSET', i: issuer.url });
+    expect(value).not.toContain(issuer.url); // a short issuer id instead (record-codec.ts)
+    expect(decodeRecord(value, new IssuerDirectory([issuer.url], true))).toMatchObject({ sub: 'device-hash-check', did: 'device-hash-check', aid: '02iASSET', iss: issuer.url });
+    expect(decodeRecord(value, new IssuerDirectory(['https://someone-else.example'], true))).toBeNull();
     const ttl = await ag.redis!.pttl(tokenKey!);
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(3600_000);

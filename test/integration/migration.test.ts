@@ -1,0 +1,50 @@
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { migrations } from '../../migrations/index.js';
+import { accessTokenHandle, mintAccessToken } from '../../src/tokens/access-token.js';
+import { deviceTag, digest, redisKeys } from '../../src/tokens/keys.js';
+import { RedisTokenStore } from '../../src/tokens/redis-store.js';
+import { migrate, schemaKey } from '../../src/tokens/schema.js';
+import { dropPrefix, keysUnder, testAdminClient, uniquePrefix } from '../support/redis.js';
+
+const redis = testAdminClient();
+const prefix = uniquePrefix();
+afterAll(async () => {
+  await dropPrefix(redis, prefix);
+  redis.disconnect();
+});
+
+describe('migration 2: compact records and 132-bit key hashes', () => {
+  it('renames tokens and single-use marks of schema 1, keeping value and TTL; the old record is still found', async () => {
+    await migrations[0]!.up({ redis, keyPrefix: prefix, ingestStream: 'ingest' });
+    await redis.set(schemaKey(prefix), '1');
+    const iss = 'https://issuer.example';
+    const did = '6ac9bc22-2a41-b85a-af76-c12e9e3bf8bc';
+    const { token } = mintAccessToken(did);
+    const tag = deviceTag(did);
+    const now = Date.now();
+    const oldTokenKey = `${prefix}{${tag}}:at:${digest(token)}`;
+    const oldMarkKey = `${prefix}{${tag}}:jti:${digest(`${iss}\n05b-1`)}`;
+    const v1 = JSON.stringify({ s: did, d: did, a: '02iX', i: iss, j: '05b-1', t: now, e: now + 600_000 });
+    await redis.set(oldTokenKey, v1, 'PX', 600_000);
+    await redis.set(oldMarkKey, '1', 'PX', 600_000);
+
+    expect(await migrate({ redis, keyPrefix: prefix, ingestStream: 'ingest' })).toEqual([2]);
+
+    const keys = await keysUnder(redis, prefix);
+    expect(keys).not.toContain(oldTokenKey);
+    expect(keys).not.toContain(oldMarkKey);
+    const handle = accessTokenHandle(token)!;
+    const newTokenKey = redisKeys(prefix).accessToken(handle.tag, handle.hash);
+    expect(keys).toContain(newTokenKey);
+    expect(keys).toContain(redisKeys(prefix).assertionUse(tag, iss, '05b-1'));
+    expect(await redis.pttl(newTokenKey)).toBeGreaterThan(500_000);
+
+    const store = new RedisTokenStore(redis, { keyPrefix: prefix, revocationMarkTtlMs: 1, clock: { now: () => Date.now() }, issuers: [iss] });
+    expect(await store.findAccessToken(handle)).toMatchObject({ sub: did, did, aid: '02iX', iss, jti: '05b-1' });
+    // The renamed single-use mark still refuses a replay of the asset token.
+    expect(await store.consumeAssertion({ iss, jti: '05b-1', subject: did, forgetAtMs: now + 600_000, issuedAtMs: now - 1000 })).toBe('replayed');
+    // An issuer dropped from the configuration: its sessions are no longer found.
+    const narrowed = new RedisTokenStore(redis, { keyPrefix: prefix, revocationMarkTtlMs: 1, clock: { now: () => Date.now() }, issuers: ['https://other.example'] });
+    expect(await narrowed.findAccessToken(handle)).toBeNull();
+  });
+});
