@@ -99,7 +99,10 @@ export class JwksCache {
 
   private select(header: JWSHeaderParameters): JWK | undefined {
     const alg = header.alg ?? '';
-    const cacheKey = `${header.kid ?? ''}\n${header.kid === undefined ? '-' : '+'}${alg}`;
+    // RFC 7515 §4.1.4: kid is a string. Anything else names no key (and must never reach the
+    // string-keyed cache below, where ["k1"] would read as "k1").
+    if (header.kid !== undefined && typeof header.kid !== 'string') return undefined;
+    const cacheKey = `${header.kid === undefined ? '-' : `+${header.kid}`}\n${alg}`;
     const hit = this.selected.get(cacheKey);
     if (hit) return hit;
     const found = this.selectUncached(header, alg);

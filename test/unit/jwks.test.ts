@@ -100,3 +100,15 @@ describe('JwksCache', () => {
     await expect(one.getKey({ alg: 'RS256' })).resolves.toBeDefined();
   });
 });
+
+describe('JwksCache key selection', () => {
+  it('never lets a non-string kid select a key (no cache-key confusion with the string kid)', async () => {
+    const { publicKey } = await generateKeyPair('RS256', { extractable: true });
+    const jwk: JWK = { ...(await exportJWK(publicKey)), kid: 'k1' };
+    const cache = new JwksCache(async () => ({ keys: [jwk] }), { cooldownMs: 30_000, maxAgeMs: 600_000 }, new TestClock());
+    await expect(cache.getKey({ alg: 'RS256', kid: 'k1' })).resolves.toBeDefined();
+    for (const kid of [['k1'], { toString: () => 'k1' }, 1, null]) {
+      await expect(cache.getKey({ alg: 'RS256', kid } as unknown as { alg: string; kid: string })).rejects.toBeInstanceOf(UnknownKeyError);
+    }
+  });
+});
