@@ -39,8 +39,40 @@ function optionalString(payload: JWTPayload, name: string): string | undefined {
   return v;
 }
 
+export interface RegisteredClaimsContext {
+  /** The trusted issuer the key came from: `iss` must equal it exactly (RFC 7523 §3 item 1). */
+  issuer: string;
+  /** Accepted audiences: `aud` (string or array) must contain one of them, exactly (§3 item 3). */
+  audiences: readonly string[];
+  nowSeconds: number;
+  skewSeconds: number;
+}
+
+const isNumericDate = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
 /**
- * Claims checks jose does not do (pure; jose already checked signature, iss, aud, exp, nbf):
+ * RFC 7519 §4.1 registered claims of a token whose signature has been verified (pure): iss, aud,
+ * exp (required, RFC 7523 §3 item 4), nbf and iat types, with the clock skew allowed either way.
+ * The payload is the one parsed strictly before the signature check, so nothing is decoded twice.
+ */
+export function checkRegisteredClaims(payload: JWTPayload, ctx: RegisteredClaimsContext): void {
+  if (payload.iss !== ctx.issuer) throw new AssertionRejected('untrusted_issuer', 'assertion issuer is not trusted');
+  const aud = payload.aud;
+  const named = typeof aud === 'string' ? [aud] : Array.isArray(aud) ? aud : [];
+  if (!named.some((a) => typeof a === 'string' && ctx.audiences.includes(a))) {
+    throw new AssertionRejected('wrong_audience', 'assertion audience does not name this server');
+  }
+  if (!isNumericDate(payload.exp)) throw new AssertionRejected('missing_claim', 'assertion has no valid exp');
+  if (payload.exp <= ctx.nowSeconds - ctx.skewSeconds) throw new AssertionRejected('expired', 'assertion has expired');
+  if (payload.nbf !== undefined) {
+    if (!isNumericDate(payload.nbf)) throw new AssertionRejected('invalid_claim', 'assertion claim "nbf" is invalid');
+    if (payload.nbf > ctx.nowSeconds + ctx.skewSeconds) throw new AssertionRejected('not_yet_valid', 'assertion is not yet valid (nbf)');
+  }
+  if (payload.iat !== undefined && !isNumericDate(payload.iat)) throw new AssertionRejected('invalid_claim', 'assertion iat is invalid');
+}
+
+/**
+ * Claims checks beyond the registered ones (pure; checkRegisteredClaims already checked iss, aud, exp, nbf):
  * subject profile (did, else sub), single-use id, iat not in the future, bounded lifetime, cnf shape.
  */
 export function applyClaimsPolicy(payload: JWTPayload, ctx: ClaimsPolicyContext): AssetClaims {

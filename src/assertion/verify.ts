@@ -1,6 +1,6 @@
-import { jwtVerify, type JWSHeaderParameters, type JWTPayload } from 'jose';
+import { compactVerify, type JWSHeaderParameters, type JWTPayload } from 'jose';
 import type { Clock } from '../clock.js';
-import { applyClaimsPolicy, type AssetClaims, type ClaimsPolicyContext } from './claims-policy.js';
+import { applyClaimsPolicy, checkRegisteredClaims, type AssetClaims, type ClaimsPolicyContext } from './claims-policy.js';
 import type { TrustedIssuers } from './issuers.js';
 import { IssuerUnavailableError, UnknownKeyError } from './jwks.js';
 import { AssertionRejected, rejectionFromJose } from './rejections.js';
@@ -49,10 +49,11 @@ function verifiedSubjectOf(payload: JWTPayload): string | undefined {
 }
 
 /**
- * RFC 7519 §7.2 + RFC 7523 §3 + RFC 8725, in this order: shape; header (typ, alg allow-list); the
- * issuer named by `iss` must be trusted (no fetch otherwise: no SSRF); the key comes from that
- * issuer's JWKS only (`jku`, `x5u`, `jwk` headers are never followed); jose verifies signature,
- * iss, aud, exp, nbf with skew; then the claims policy.
+ * RFC 7519 §7.2 + RFC 7523 §3 + RFC 8725, in this order: shape and strict decoding; header (typ,
+ * refused parameters, alg allow-list); the issuer named by `iss` must be trusted (no fetch
+ * otherwise: no SSRF); the key comes from that issuer's JWKS only (`jku`, `x5u`, `jwk` headers are
+ * never followed); jose verifies the signature; then iss, aud, exp, nbf, iat with skew, and the
+ * claims policy, on the payload decoded once.
  */
 export async function verifyAssetToken(token: string, ctx: VerifyContext): Promise<AssetClaims> {
   const { header, payload } = unverifiedParts(token, ctx.maxTokenBytes);
@@ -77,31 +78,23 @@ export async function verifyAssetToken(token: string, ctx: VerifyContext): Promi
     throw rejectionFromJose(err);
   }
 
-  const nowMs = ctx.clock.now();
-  let verified: JWTPayload;
+  // jose checks the signature (and alg against the allow-list, crit); the claims were parsed
+  // strictly above from the very bytes the signature covers, and are checked without a re-parse.
   try {
-    ({ payload: verified } = await jwtVerify(token, key, {
-      issuer: issuer.issuer,
-      audience: issuer.audiences ?? ctx.audiences,
-      algorithms: issuer.algorithms,
-      clockTolerance: ctx.skewSeconds,
-      currentDate: new Date(nowMs),
-      requiredClaims: ['exp'],
-    }));
+    await compactVerify(token, key, { algorithms: issuer.algorithms });
   } catch (err) {
     throw rejectionFromJose(err);
   }
-  const policy: ClaimsPolicyContext = {
-    nowSeconds: Math.floor(nowMs / 1000),
-    skewSeconds: ctx.skewSeconds,
-    maxLifetimeSeconds: ctx.maxLifetimeSeconds,
-  };
+  const nowSeconds = Math.floor(ctx.clock.now() / 1000);
+  const policy: ClaimsPolicyContext = { nowSeconds, skewSeconds: ctx.skewSeconds, maxLifetimeSeconds: ctx.maxLifetimeSeconds };
   if (issuer.profile) policy.profile = issuer.profile;
   if (issuer.allowedAssetIds) policy.allowedAssetIds = issuer.allowedAssetIds;
   try {
-    return applyClaimsPolicy(verified, policy);
+    checkRegisteredClaims(payload, { issuer: issuer.issuer, audiences: issuer.audiences ?? ctx.audiences, nowSeconds, skewSeconds: ctx.skewSeconds });
+    return applyClaimsPolicy(payload, policy);
   } catch (err) {
-    if (err instanceof AssertionRejected) err.subject ??= verifiedSubjectOf(verified);
+    // The signature checked out, so the subject is the issuer's word: per-device failure limits may use it.
+    if (err instanceof AssertionRejected) err.subject ??= verifiedSubjectOf(payload);
     throw err;
   }
 }

@@ -36,8 +36,8 @@ export async function cnfThumbprint(claims: AssetClaims): Promise<string | undef
 export async function bindExchange(claims: AssetClaims, presented: ProofRequest, dpop: DpopContext): Promise<string | undefined> {
   const policy = policyOf(dpop, claims.iss);
   if (policy === 'off') return undefined; // a server without DPoP ignores the header (§5)
-  const cnfJkt = await cnfThumbprint(claims);
-  const decision = exchangeBinding(policy, presented.proofs.length > 0, cnfJkt !== undefined);
+  if (claims.cnfJwk && !isPublicJwk(claims.cnfJwk)) throw new AssertionRejected('invalid_claim', 'assertion cnf.jwk must be a public key');
+  const decision = exchangeBinding(policy, presented.proofs.length > 0, claims.cnfJwk !== undefined);
   switch (decision) {
     case 'bearer':
       return undefined;
@@ -48,6 +48,8 @@ export async function bindExchange(claims: AssetClaims, presented: ProofRequest,
     case 'bind_to_cnf':
     case 'bind_to_proof_key':
       try {
+        // The thumbprint (a SHA-256 through WebCrypto) only when a proof is to be matched against it.
+        const cnfJkt = decision === 'bind_to_cnf' ? await cnfThumbprint(claims) : undefined;
         const proof = await verifyDpopProof(cnfJkt === undefined ? presented : { ...presented, expectedJkt: cnfJkt }, dpop.verifier);
         return proof.jkt;
       } catch (err) {

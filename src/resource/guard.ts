@@ -171,7 +171,8 @@ async function principalFromAssetToken(credentials: Credentials, deps: GuardDeps
   let claims: AssetClaims;
   try {
     claims = await verifyAssetToken(credentials.token, deps.verify);
-    cnfJkt = await cnfThumbprint(claims);
+    // The device key's thumbprint matters only when a DPoP proof is to be matched against it.
+    cnfJkt = credentials.scheme === 'DPoP' ? await cnfThumbprint(claims) : undefined;
     await deps.failureLimits?.checkDevice(claims.subject);
     use = assertionUseOf(claims, deps.verify.skewSeconds);
     principal = { via: 'asset_token', sub: claims.subject, iss: claims.iss, exp: claims.exp };

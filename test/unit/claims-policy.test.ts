@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { applyClaimsPolicy } from '../../src/assertion/claims-policy.js';
+import { applyClaimsPolicy, checkRegisteredClaims } from '../../src/assertion/claims-policy.js';
 import type { AssertionRejected } from '../../src/assertion/rejections.js';
 
 const ctx = { nowSeconds: 1_000_000, skewSeconds: 30, maxLifetimeSeconds: 86400 };
@@ -51,5 +51,39 @@ describe('applyClaimsPolicy', () => {
 
   it('allows iat within the skew', () => {
     expect(reason({ ...base, iat: 1_000_030 })).toBe('accepted');
+  });
+});
+
+describe('checkRegisteredClaims (RFC 7519 §4.1, RFC 7523 §3)', () => {
+  const ctx = { issuer: 'https://i', audiences: ['https://as', 'https://as/oauth2/token'], nowSeconds: 1_000_000, skewSeconds: 30 };
+  const ok = { iss: 'https://i', aud: ['https://as'], exp: 1_000_600 };
+  const outcome = (payload: Record<string, unknown>) => {
+    try {
+      checkRegisteredClaims(payload, ctx);
+      return 'accepted';
+    } catch (err) {
+      return (err as AssertionRejected).reason;
+    }
+  };
+
+  it.each([
+    [ok, 'accepted'],
+    [{ ...ok, aud: 'https://as/oauth2/token' }, 'accepted'],
+    [{ ...ok, aud: ['x', 'https://as'] }, 'accepted'],
+    [{ ...ok, exp: 999_971 }, 'accepted'], // inside the skew
+    [{ ...ok, nbf: 1_000_030 }, 'accepted'],
+    [{ ...ok, iss: 'https://i/' }, 'untrusted_issuer'],
+    [{ ...ok, aud: undefined }, 'wrong_audience'],
+    [{ ...ok, aud: 'https://AS' }, 'wrong_audience'],
+    [{ ...ok, aud: ['https://as/'] }, 'wrong_audience'],
+    [{ ...ok, aud: [['https://as']] }, 'wrong_audience'],
+    [{ ...ok, exp: undefined }, 'missing_claim'],
+    [{ ...ok, exp: '1000600' }, 'missing_claim'],
+    [{ ...ok, exp: 999_970 }, 'expired'],
+    [{ ...ok, nbf: 1_000_031 }, 'not_yet_valid'],
+    [{ ...ok, nbf: '1' }, 'invalid_claim'],
+    [{ ...ok, iat: 'yesterday' }, 'invalid_claim'],
+  ])('%j -> %s', (payload, expected) => {
+    expect(outcome(payload as Record<string, unknown>)).toBe(expected);
   });
 });
