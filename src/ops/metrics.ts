@@ -1,4 +1,4 @@
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Context, Next } from 'koa';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { AssetClaims } from '../assertion/claims-policy.js';
@@ -182,10 +182,10 @@ export class Metrics {
   }
 }
 
+/** Constant time, length included: both sides are compared as fixed-size digests. */
 function sameSecret(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
+  const digestOf = (s: string) => createHash('sha256').update(s).digest();
+  return timingSafeEqual(digestOf(a), digestOf(b));
 }
 
 /** GET /metrics in the Prometheus text format; with METRICS_TOKEN set, only for that bearer token. */
