@@ -1,5 +1,6 @@
 import type { Context, Next } from 'koa';
 import type { Logger } from 'pino';
+import { requestLogger } from '../ops/request-context.js';
 import { IssuerUnavailableError } from '../assertion/jwks.js';
 import { StoreUnavailableError } from '../tokens/store.js';
 import { InvalidRequest, MissingCredentials, OAuthError, RequestTooLarge, ServerError, TemporarilyUnavailable, UnsupportedMediaType } from './errors.js';
@@ -37,7 +38,7 @@ export function renderErrors(logger: Logger) {
       const err = toOAuthError(thrown);
       ctx.state.error = err;
       if (err.status >= 500) {
-        const log = ctx.state.log ?? logger;
+        const log = requestLogger(ctx, logger);
         log[err instanceof ServerError ? 'error' : 'warn']({ err: { type: err.name, debug: err.debug } }, err.description);
       }
       ctx.status = err.status;

@@ -5,10 +5,14 @@ import { nanoid } from 'nanoid';
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
 /**
- * Request id (taken from X-Request-Id when sane), a child logger, and one access-log line. The child
- * logger is made on first use only, and the access-log line only built when its level is on: at
- * LOG_LEVEL=warn a successful request costs no logger work (issue 5, hot path).
+ * The request's logger (a pino child carrying reqId), made on first use: at LOG_LEVEL=warn a
+ * successful request costs no logger work (issue 5, hot path).
  */
+export function requestLogger(ctx: Context, logger: Logger): Logger {
+  return ((ctx.state.log as Logger | undefined) ??= logger.child({ reqId: ctx.state.requestId as string }));
+}
+
+/** Request id (taken from X-Request-Id when sane), and one access-log line when info is on. */
 export function requestContext(logger: Logger) {
   return async function requestContextMiddleware(ctx: Context, next: Next): Promise<void> {
     const started = process.hrtime.bigint();
@@ -16,13 +20,10 @@ export function requestContext(logger: Logger) {
     const id = SAFE_REQUEST_ID.test(incoming) ? incoming : nanoid(16);
     ctx.state.requestId = id;
     ctx.set('X-Request-Id', id);
-    let child: Logger | undefined;
-    const log = (): Logger => (child ??= logger.child({ reqId: id }));
-    Object.defineProperty(ctx.state, 'log', { get: log, enumerable: true, configurable: true });
     try {
       await next();
     } finally {
-      if (logger.isLevelEnabled('info')) accessLog(ctx, log(), started);
+      if (logger.isLevelEnabled('info')) accessLog(ctx, requestLogger(ctx, logger), started);
     }
   };
 }
