@@ -48,7 +48,7 @@ const settings = {
   rounds: intEnv('BENCH_ROUNDS', 2),
   seconds: intEnv('BENCH_SECONDS', 3),
   connections: intEnv('BENCH_CONNECTIONS', 16),
-  tokens: intEnv('BENCH_TOKENS', 300_000),
+  tokens: intEnv('BENCH_TOKENS', 700_000),
   memoryTokens: intEnv('BENCH_MEMORY_TOKENS', 100_000),
   liveSmall: intEnv('BENCH_LIVE_SMALL', 10_000),
   liveLarge: intEnv('BENCH_LIVE_LARGE', 1_000_000),

@@ -86,7 +86,7 @@ export async function tokenPool(
     if (meta.exp - now > MIN_REMAINING_SECONDS) {
       const cached = readFileSync(tokensFile, 'utf8').split('\n').filter(Boolean);
       if (cached.length >= count) return cached.slice(0, count);
-      tokens.push(...cached); // still valid: mint only the missing ones
+      for (const t of cached) tokens.push(t); // still valid: mint only the missing ones (no spread: 10^5 arguments overflow the stack)
       exp = meta.exp;
     }
   }
