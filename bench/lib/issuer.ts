@@ -1,5 +1,5 @@
 import { createHash, generateKeyPairSync } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
@@ -61,6 +61,19 @@ export function serveJwks(identity: IssuerIdentity): Promise<Server | false> {
   });
 }
 
+/** Non-empty lines of a file that may be larger than V8's longest string. */
+function readLines(file: string): string[] {
+  const buf = readFileSync(file);
+  const lines: string[] = [];
+  let start = 0;
+  for (let nl = buf.indexOf(10, start); nl !== -1; nl = buf.indexOf(10, start)) {
+    if (nl > start) lines.push(buf.toString('utf8', start, nl));
+    start = nl + 1;
+  }
+  if (start < buf.length) lines.push(buf.toString('utf8', start));
+  return lines;
+}
+
 interface PoolMeta {
   exp: number;
   count: number;
@@ -84,7 +97,7 @@ export async function tokenPool(
   if (existsSync(metaFile) && existsSync(tokensFile)) {
     const meta = JSON.parse(readFileSync(metaFile, 'utf8')) as PoolMeta;
     if (meta.exp - now > MIN_REMAINING_SECONDS) {
-      const cached = readFileSync(tokensFile, 'utf8').split('\n').filter(Boolean);
+      const cached = readLines(tokensFile);
       if (cached.length >= count) return cached.slice(0, count);
       for (const t of cached) tokens.push(t); // still valid: mint only the missing ones (no spread: 10^5 arguments overflow the stack)
       exp = meta.exp;
@@ -120,7 +133,9 @@ export async function tokenPool(
     }
   };
   await Promise.all(Array.from({ length: workers }, runOne));
-  writeFileSync(tokensFile, `${tokens.join('\n')}\n`);
+  // In slices: 10^5 tokens of ~1.2 KB each exceed V8's longest string.
+  writeFileSync(tokensFile, '');
+  for (let i = 0; i < tokens.length; i += 50_000) appendFileSync(tokensFile, `${tokens.slice(i, i + 50_000).join('\n')}\n`);
   writeFileSync(metaFile, JSON.stringify({ exp, count: tokens.length } satisfies PoolMeta));
   return tokens;
 }
