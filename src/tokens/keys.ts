@@ -22,7 +22,7 @@ import { createHash } from 'node:crypto';
 export const HASH_CHARS = 22;
 export const digest = (value: string): string => createHash('sha256').update(value).digest('base64url');
 
-/** The stored form of a secret or id: 144 bits of sha256. */
+/** The stored form of a secret or id: the first HASH_CHARS base64url characters (132 bits) of sha256. */
 export const shortDigest = (value: string): string => digest(value).slice(0, HASH_CHARS);
 
 /** 72 bits of sha256(subject): spreads devices over slots; never used for authorization decisions. */
