@@ -120,7 +120,8 @@ export function createApp(deps: AppDeps): Koa {
     router.post(`${PATHS.devIssuer}/asset-tokens`, devMint(deps.devIssuer));
   }
 
-  const app = new Koa({ proxy: false });
+  // Client addresses (failure limits) come from X-Forwarded-For only behind configured proxies.
+  const app = new Koa({ proxy: config.trustedProxyHops > 0, maxIpsCount: config.trustedProxyHops });
   app.silent = true; // errors are rendered and logged by renderErrors, never printed by koa
   app.use(requestContext(logger));
   app.use(metrics.observeRequests(activity));

@@ -104,6 +104,7 @@ export const EnvSchema = z.object({
   HTTP_HEADERS_TIMEOUT_MS: intSetting(500, 600000).default(10000),
   HTTP_KEEPALIVE_TIMEOUT_MS: intSetting(0, 600000).default(5000),
   HTTP_MAX_HEADER_BYTES: intSetting(1024, 64 * 1024).default(16 * 1024),
+  TRUSTED_PROXY_HOPS: intSetting(0, 10).default(0),
 });
 
 export type Mode = 'production' | 'development' | 'test';
@@ -163,6 +164,11 @@ export interface Config {
   failureLimits: { perClient: number; perDevice: number; windowSeconds: number };
   /** Node HTTP server limits: slow or oversized requests are cut off before the app sees them. */
   http: { requestTimeoutMs: number; headersTimeoutMs: number; keepAliveTimeoutMs: number; maxHeaderBytes: number };
+  /**
+   * Reverse proxies in front of the server that append to X-Forwarded-For. 0: the client address
+   * is the socket's peer (no header is trusted); N: the Nth address from the right of the header.
+   */
+  trustedProxyHops: number;
 }
 
 export const CLAIM_PROFILES = ['salesforce-asset-token', 'generic-jwt'] as const;
@@ -386,6 +392,7 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
       keepAliveTimeoutMs: e.HTTP_KEEPALIVE_TIMEOUT_MS,
       maxHeaderBytes: e.HTTP_MAX_HEADER_BYTES,
     },
+    trustedProxyHops: e.TRUSTED_PROXY_HOPS,
   };
 }
 

@@ -150,3 +150,26 @@ describe('limits are configuration', () => {
     expect((await exchange(ag, '127.0.5.2', await mintFor(ag))).status).toBe(200);
   });
 });
+
+describe('client address behind reverse proxies (TRUSTED_PROXY_HOPS)', () => {
+  const failFrom = (ag: Harness, forwardedFor: string) =>
+    requestFrom('127.0.0.1', ag.tokenEndpoint, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': forwardedFor },
+      body: new URLSearchParams({ grant_type: JWT_BEARER, assertion: 'not.a.jwt' }).toString(),
+    });
+
+  it('with one trusted hop, counts the address the proxy appended, so clients behind it are told apart', async () => {
+    const ag = await start({ TRUSTED_PROXY_HOPS: '1' });
+    // A client cannot pick its own address: only the rightmost entry (the proxy's) counts.
+    for (let i = 0; i < PER_IP; i++) expect((await failFrom(ag, `6.6.6.${i}, 10.0.0.1`)).status).toBe(400);
+    expectLimited(await failFrom(ag, '7.7.7.7, 10.0.0.1'));
+    expect((await failFrom(ag, '10.0.0.2')).status).toBe(400);
+  });
+
+  it('with no trusted hop (the default), ignores X-Forwarded-For entirely', async () => {
+    const ag = await start({ TRUSTED_PROXY_HOPS: '0' });
+    for (let i = 0; i < PER_IP; i++) expect((await failFrom(ag, `10.0.1.${i}`)).status).toBe(400);
+    expectLimited(await failFrom(ag, '10.0.9.9'));
+  });
+});
