@@ -106,7 +106,10 @@ export function requireAuthorization(deps: GuardDeps) {
 export function authenticate(deps: GuardDeps, options: { acceptAssetTokens: boolean }) {
   return async function authenticateMiddleware(ctx: Context, next: Next): Promise<void> {
     const credentials = ctx.state.credentials as Credentials;
-    const looksLikeJwt = credentials.token.split('.').length >= 3;
+    const token = credentials.token;
+    const firstDot = token.indexOf('.');
+    // Two dots or more: a JWS compact serialization, not an access token (no array per request).
+    const looksLikeJwt = firstDot >= 0 && token.indexOf('.', firstDot + 1) >= 0;
     if (looksLikeJwt && options.acceptAssetTokens) {
       ctx.state.principal = await principalFromAssetToken(credentials, deps, ctx);
     } else {
@@ -154,7 +157,7 @@ async function principalFromAccessToken(credentials: Credentials, deps: GuardDep
   const record = handle ? await deps.store.findAccessToken(handle) : null;
   if (!record) throw challenged(new InvalidToken('access token is invalid, expired or revoked'), deps, credentials.scheme);
   const key = record.cnf ? { jkt: record.cnf.jkt, bound: true } : undefined;
-  const jkt = await checkPossession({ ...credentials, iss: record.iss, key }, deps, ctx);
+  const jkt = await checkPossession({ scheme: credentials.scheme, token: credentials.token, iss: record.iss, key }, deps, ctx);
   const principal: Principal = { via: 'access_token', sub: record.sub, iss: record.iss, exp: Math.floor(record.exp / 1000) };
   if (record.did !== undefined) principal.did = record.did;
   if (record.aid !== undefined) principal.aid = record.aid;
