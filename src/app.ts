@@ -13,7 +13,7 @@ import { activityEndpoint, DASHBOARD_PATHS, dashboardPage, dashboardScript, dash
 import { noFailureLimits, type FailureLimits } from './ops/failure-limits.js';
 import { healthz, readyz } from './ops/health.js';
 import { Metrics, metricsEndpoint } from './ops/metrics.js';
-import { requestContext, securityHeaders } from './ops/request-context.js';
+import { requestContext } from './ops/request-context.js';
 import { ClientRegistry } from './oauth/client-auth.js';
 import { PATHS } from './oauth/constants.js';
 import { jwtBearerGrant } from './oauth/grants/jwt-bearer.js';
@@ -123,11 +123,8 @@ export function createApp(deps: AppDeps): Koa {
   // Client addresses (failure limits) come from X-Forwarded-For only behind configured proxies.
   const app = new Koa({ proxy: config.trustedProxyHops > 0, maxIpsCount: config.trustedProxyHops });
   app.silent = true; // errors are rendered and logged by renderErrors, never printed by koa
-  app.use(requestContext(logger));
-  app.use(metrics.observeRequests(activity));
-  app.use(securityHeaders);
-  app.use(renderErrors(logger));
-  app.use(metrics.captureFailureCause);
+  app.use(requestContext(logger, metrics.requestObserver(activity))); // request id, security headers, metrics, access log
+  app.use(renderErrors(logger, metrics.failureCause));
   app.use(router.routes());
   app.use(router.allowedMethods());
   return app;

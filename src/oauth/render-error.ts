@@ -20,8 +20,11 @@ export function toOAuthError(err: unknown): OAuthError {
   return new ServerError('internal error', { debug: (err as Error)?.stack ?? String(err) });
 }
 
-/** The one error renderer: RFC 6749 §5.2 JSON, never internals. */
-export function renderErrors(logger: Logger) {
+/**
+ * The one error renderer: RFC 6749 §5.2 JSON, never internals. `onThrown` (metrics) sees what was
+ * thrown before it becomes an OAuth error.
+ */
+export function renderErrors(logger: Logger, onThrown?: (thrown: unknown) => void) {
   return async function renderErrorsMiddleware(ctx: Context, next: Next): Promise<void> {
     try {
       await next();
@@ -35,6 +38,7 @@ export function renderErrors(logger: Logger) {
         ctx.status = status; // setting a body would otherwise turn the status into 200
       }
     } catch (thrown) {
+      onThrown?.(thrown);
       const err = toOAuthError(thrown);
       ctx.state.error = err;
       if (err.status >= 500) {

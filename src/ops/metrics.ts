@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { Context, Next } from 'koa';
+import type { Context } from 'koa';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { AssetClaims } from '../assertion/claims-policy.js';
 import type { JwksObserver } from '../assertion/jwks.js';
@@ -141,27 +141,14 @@ export class Metrics {
     this.redisErrors.labels('connection').inc();
   }
 
-  /** Outermost (inside the request context): counts every request with its final status and error. */
-  observeRequests(activity?: ActivityLog) {
-    const observeRequestsMiddleware = async (ctx: Context, next: Next): Promise<void> => {
-      const started = process.hrtime.bigint();
-      try {
-        await next();
-      } finally {
-        this.record(ctx, Number(process.hrtime.bigint() - started) / 1e9, activity);
-      }
-    };
-    return observeRequestsMiddleware;
+  /** The request context's observer: counts every request with its final status and error. */
+  requestObserver(activity?: ActivityLog): (ctx: Context, seconds: number) => void {
+    return (ctx, seconds) => this.record(ctx, seconds, activity);
   }
 
-  /** Sits just inside the error renderer: sees what was thrown before it becomes an OAuth error. */
-  readonly captureFailureCause = async (ctx: Context, next: Next): Promise<void> => {
-    try {
-      await next();
-    } catch (err) {
-      if (err instanceof StoreUnavailableError) this.redisErrors.labels('command').inc();
-      throw err;
-    }
+  /** Given to the error renderer: sees what was thrown before it becomes an OAuth error. */
+  readonly failureCause = (thrown: unknown): void => {
+    if (thrown instanceof StoreUnavailableError) this.redisErrors.labels('command').inc();
   };
 
   record(ctx: Context, seconds: number, activity: ActivityLog | undefined): void {
