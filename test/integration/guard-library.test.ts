@@ -163,6 +163,16 @@ describe('when the token state cannot be learnt: 503, retryable', () => {
     expect(unavailable.map((e) => e.message)).toEqual([expect.stringMatching(/request failed/), 'introspection answered HTTP 401']);
   });
 
+  it('redis mode refuses (503) a keyspace of another schema version, and says why', async () => {
+    const otherPrefix = `${ag.prefix}unmigrated:`;
+    const seen: Error[] = [];
+    const svc = await service({ mode: 'redis', redis, keyPrefix: otherPrefix, onUnavailable: (err) => seen.push(err) });
+    const res = await get(svc.url, await sessionFor(ag, issuer));
+    expect(res.status).toBe(503);
+    expect(res.json.error).toBe('temporarily_unavailable');
+    expect(seen.at(-1)?.message).toMatch(/schema 0, this guard reads schema \d+/);
+  });
+
   it('redis mode with Redis unreachable', async () => {
     const dead = createRedisClient('redis://127.0.0.1:1', { lazyConnect: true });
     dead.on('error', () => undefined);
