@@ -71,7 +71,8 @@ async function fullRun(): Promise<void> {
   // Resource failures: unknown token, replayed asset token, basic auth, malformed, expired asset token.
   const replayed = await mint();
   await call(`${ag.url}/resource`, { headers: { authorization: `Bearer ${replayed}` } });
-  for (const authorization of [`Bearer ${accessTokens[0]!.slice(0, -1)}A`, `Bearer ${replayed}`, basic, `Bearer ${CLIENT_SECRET} extra`, `Bearer ${await mint({ claims: { exp: 1 } })}`]) {
+  const tampered = `${accessTokens[0]!.slice(0, -1)}${accessTokens[0]!.endsWith('A') ? 'B' : 'A'}`; // always another token
+  for (const authorization of [`Bearer ${tampered}`, `Bearer ${replayed}`, basic, `Bearer ${CLIENT_SECRET} extra`, `Bearer ${await mint({ claims: { exp: 1 } })}`]) {
     const res = await call(`${ag.url}/resource`, { headers: { authorization } });
     expect([400, 401]).toContain(res.status);
   }

@@ -46,7 +46,9 @@ describe('GET /resource', () => {
   });
 
   it('answers invalid_token for unknown, forged or revoked-looking tokens', async () => {
-    for (const token of ['nope', 'AAAAAAAAAAAA.BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB', `${(await accessTokenFor()).slice(0, -1)}x`]) {
+    const real = await accessTokenFor();
+    const tampered = `${real.slice(0, -1)}${real.endsWith('x') ? 'y' : 'x'}`; // always a different last character
+    for (const token of ['nope', 'AAAAAAAAAAAA.BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB', tampered]) {
       const res = await call(`${ag.url}/resource`, { headers: { authorization: `Bearer ${token}` } });
       expect(res.status).toBe(401);
       expect(res.json.error).toBe('invalid_token');
