@@ -309,19 +309,23 @@ async function main(): Promise<void> {
   const redisVersion = /^redis_version:(\S+)/m.exec(await redis.info('server'))?.[1] ?? 'unknown';
 
   const common = { REDIS_URL: redisServer.url, INGEST_STREAM_MAXLEN: INGEST_MAXLEN };
+  const projectEnv = (extra: Record<string, string>) => ({
+    ...common,
+    NODE_ENV: 'production',
+    HOST: '127.0.0.1',
+    REDIS_KEY_PREFIX: PROJECT_PREFIX,
+    TRUSTED_ISSUERS: issuer,
+    PUBLIC_URL,
+    TOKEN_AUDIENCES: AUDIENCE,
+    LOG_LEVEL: 'warn',
+    INTROSPECTION_CLIENTS: INTROSPECTION_CLIENT,
+    WORKERS: '1', // production defaults to one per core; the variants below measure WORKERS=2
+    ...extra,
+  });
+  const projectEntry = process.env.BENCH_PROJECT_SERVER ?? join(root, 'dist/src/server.js');
   const servers: Record<Target, ServerProcess> = {
-    project: await startServer('project', process.env.BENCH_PROJECT_SERVER ?? join(root, 'dist/src/server.js'), await freePort(), {
-      ...common,
-      NODE_ENV: 'production',
-      HOST: '127.0.0.1',
-      REDIS_KEY_PREFIX: PROJECT_PREFIX,
-      TRUSTED_ISSUERS: issuer,
-      PUBLIC_URL,
-      TOKEN_AUDIENCES: AUDIENCE,
-      LOG_LEVEL: 'warn',
-      INTROSPECTION_CLIENTS: INTROSPECTION_CLIENT,
-      WORKERS: '1', // production defaults to one per core; the variants below measure WORKERS=2
-    }, process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : []),
+    project: await startServer('project', projectEntry, await freePort(), projectEnv({}),
+      process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : []),
     floor: await startServer('floor', join(root, 'dist/bench/floor/server.js'), await freePort(), {
       ...common,
       ISSUER: issuer,
@@ -336,23 +340,10 @@ async function main(): Promise<void> {
       PEER_ISSUER: PUBLIC_URL,
     }),
   };
-  const projectEnv = (extra: Record<string, string>) => ({
-    ...common,
-    NODE_ENV: 'production',
-    HOST: '127.0.0.1',
-    REDIS_KEY_PREFIX: PROJECT_PREFIX,
-    TRUSTED_ISSUERS: issuer,
-    PUBLIC_URL,
-    TOKEN_AUDIENCES: AUDIENCE,
-    LOG_LEVEL: 'warn',
-    INTROSPECTION_CLIENTS: INTROSPECTION_CLIENT,
-    WORKERS: '1',
-    ...extra,
-  });
   const variantServers: ServerProcess[] = process.env.BENCH_NO_VARIANTS
     ? []
     : await Promise.all(
-        VARIANTS.map(async (v) => startServer(v.name, process.env.BENCH_PROJECT_SERVER ?? join(root, 'dist/src/server.js'), await freePort(), projectEnv(v.env))),
+        VARIANTS.map(async (v) => startServer(v.name, projectEntry, await freePort(), projectEnv(v.env))),
       );
   const idleRss = Object.fromEntries(TARGETS.map((t) => [t, servers[t].rss()])) as Record<Target, number>;
 

@@ -26,6 +26,15 @@ describe('keyFitsAlgorithm (RFC 8725 §3.1)', () => {
 
 describe('JwksCache', () => {
   const policy = { cooldownMs: 30_000, maxAgeMs: 600_000 };
+  /** A cache over a JWKS endpoint the test can take down. */
+  const switchableCache = (keys: JWK[], clock: TestClock) => {
+    const endpoint = { up: true };
+    const cache = new JwksCache(async () => {
+      if (!endpoint.up) throw new Error('down');
+      return { keys };
+    }, policy, clock);
+    return { cache, endpoint };
+  };
 
   it('loads once, then serves from cache', async () => {
     const k1 = await rsaJwk('k1');
@@ -57,13 +66,9 @@ describe('JwksCache', () => {
   it('keeps cached keys when a refresh fails, and reports a cold failure as unavailable', async () => {
     const k1 = await rsaJwk('k1');
     const clock = new TestClock();
-    let up = true;
-    const cache = new JwksCache(async () => {
-      if (!up) throw new Error('down');
-      return { keys: [k1] };
-    }, policy, clock);
+    const { cache, endpoint } = switchableCache([k1], clock);
     await cache.getKey({ alg: 'RS256', kid: 'k1' });
-    up = false;
+    endpoint.up = false;
     clock.advance(700); // older than maxAge: background refresh fails, cached key still served
     await expect(cache.getKey({ alg: 'RS256', kid: 'k1' })).resolves.toBeDefined();
 
@@ -76,13 +81,9 @@ describe('JwksCache', () => {
   it('reports an unknown kid as unavailable (not unknown) when the refetch for it fails', async () => {
     const k1 = await rsaJwk('k1');
     const clock = new TestClock();
-    let up = true;
-    const cache = new JwksCache(async () => {
-      if (!up) throw new Error('down');
-      return { keys: [k1] };
-    }, policy, clock);
+    const { cache, endpoint } = switchableCache([k1], clock);
     await cache.getKey({ alg: 'RS256', kid: 'k1' });
-    up = false;
+    endpoint.up = false;
     clock.advance(31);
     await expect(cache.getKey({ alg: 'RS256', kid: 'rotated' })).rejects.toBeInstanceOf(IssuerUnavailableError);
     // within the cooldown no refetch is tried: an unknown kid is just unknown
