@@ -69,14 +69,22 @@ const FORM = 'application/x-www-form-urlencoded';
  * Project variants measured in the same rounds (after the three targets of each scenario), compared
  * with the project as configured by default (WORKERS=1, no resource cache).
  */
-const VARIANTS: Array<{ name: string; env: Record<string, string>; scenarios: string[] }> = [
+type Variant = { name: string; env: Record<string, string>; scenarios: string[] };
+/** `BENCH_VARIANTS="name:KEY=v,KEY2=v;other:KEY=v"` replaces the default variants (before/after settings in one run). */
+const variantsFromEnv = (spec: string): Variant[] =>
+  spec.split(';').filter(Boolean).map((part) => {
+    const [name, settings = ''] = part.split(':');
+    const env = Object.fromEntries(settings.split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+    return { name: `project ${name!.trim()}`, env, scenarios: [] };
+  });
+const VARIANTS: Variant[] = process.env.BENCH_VARIANTS ? variantsFromEnv(process.env.BENCH_VARIANTS) : [
   { name: 'project WORKERS=2', env: { WORKERS: '2' }, scenarios: [] /* all */ },
   {
     name: 'project resource cache',
     env: { RESOURCE_CACHE_TTL_MS: '1000' },
     scenarios: ['resource check', 'ingest (access token)'],
   },
-];
+  ];
 
 const status = (line: string): void => {
   process.stderr.write(`\r\x1b[K${line}`);
@@ -323,22 +331,29 @@ async function main(): Promise<void> {
     ...extra,
   });
   const projectEntry = process.env.BENCH_PROJECT_SERVER ?? join(root, 'dist/src/server.js');
+  const profileDir = process.env.BENCH_PROFILE_DIR;
+  const profiled = (target: Target): string[] => [
+    ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${target}.cpuprofile`] : []),
+    // Extra node flags for the project only (e.g. V8 heap settings), for before/after runs.
+    ...(target === 'project' && process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ').filter(Boolean) : []),
+    // The same for every target (e.g. a preloaded probe).
+    ...(process.env.BENCH_ALL_NODE_ARGS ? process.env.BENCH_ALL_NODE_ARGS.split(' ').filter(Boolean) : []),
+  ];
   const servers: Record<Target, ServerProcess> = {
-    project: await startServer('project', projectEntry, await freePort(), projectEnv({}),
-      process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : []),
+    project: await startServer('project', projectEntry, await freePort(), projectEnv({}), profiled('project')),
     floor: await startServer('floor', join(root, 'dist/bench/floor/server.js'), await freePort(), {
       ...common,
       ISSUER: issuer,
       AUDIENCE,
       INTROSPECTION_CLIENT,
-    }),
+    }, profiled('floor')),
     peer: await startServer('peer', join(root, 'dist/bench/peer/server.js'), await freePort(), {
       ...common,
       ISSUER: issuer,
       AUDIENCE,
       INTROSPECTION_CLIENT,
       PEER_ISSUER: PUBLIC_URL,
-    }),
+    }, profiled('peer')),
   };
   const variantServers: ServerProcess[] = process.env.BENCH_NO_VARIANTS
     ? []

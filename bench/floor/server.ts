@@ -122,3 +122,6 @@ app.use(async (ctx) => {
   fail(ctx, 404, 'not_found');
 });
 app.listen(Number(env.PORT), '127.0.0.1');
+
+// SIGTERM: exit normally, so a --cpu-prof profile (BENCH_PROFILE_DIR) is written.
+process.on('SIGTERM', () => process.exit(0));

@@ -163,3 +163,6 @@ createServer((req, res) => {
   if (path === '/healthz') return res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
   return providerCallback(req, res);
 }).listen(Number(env.PORT), '127.0.0.1');
+
+// SIGTERM: exit normally, so a --cpu-prof profile (BENCH_PROFILE_DIR) is written.
+process.on('SIGTERM', () => process.exit(0));
