@@ -70,7 +70,10 @@ const FORM = 'application/x-www-form-urlencoded';
  * with the project as configured by default (WORKERS=1, no resource cache).
  */
 type Variant = { name: string; env: Record<string, string>; scenarios: string[] };
-/** `BENCH_VARIANTS="name:KEY=v,KEY2=v;other:KEY=v"` replaces the default variants (before/after settings in one run). */
+/**
+ * `BENCH_VARIANTS="name:KEY=v,KEY2=v;other:KEY=v"` replaces the default variants (before/after settings
+ * in one run); `BENCH_ENTRY=<path to dist/src/server.js>` among the settings runs another build.
+ */
 const variantsFromEnv = (spec: string): Variant[] =>
   spec.split(';').filter(Boolean).map((part) => {
     const [name, settings = ''] = part.split(':');
@@ -358,7 +361,10 @@ async function main(): Promise<void> {
   const variantServers: ServerProcess[] = process.env.BENCH_NO_VARIANTS
     ? []
     : await Promise.all(
-        VARIANTS.map(async (v) => startServer(v.name, projectEntry, await freePort(), projectEnv(v.env))),
+        VARIANTS.map(async (v) => {
+          const { BENCH_ENTRY: entry, ...env } = v.env;
+          return startServer(v.name, entry ?? projectEntry, await freePort(), projectEnv(env));
+        }),
       );
   const idleRss = Object.fromEntries(TARGETS.map((t) => [t, servers[t].rss()])) as Record<Target, number>;
 
@@ -385,11 +391,13 @@ async function main(): Promise<void> {
   let step = 0;
   for (let round = 1; round <= settings.rounds; round++) {
     for (const scenario of list) {
-      // Rotate who goes first each round, so no target always runs on a warmer (or cooler) machine.
-      const order: string[] = TARGETS.map((_, i) => TARGETS[(i + round - 1) % TARGETS.length]!);
+      // Rotate who goes first each round (variants included), so no target always runs on a warmer
+      // (or cooler) machine.
+      const names: string[] = [...TARGETS];
       for (const [i, v] of VARIANTS.entries()) {
-        if (variantServers[i] && (v.scenarios.length === 0 || v.scenarios.includes(scenario.name))) order.push(v.name);
+        if (variantServers[i] && (v.scenarios.length === 0 || v.scenarios.includes(scenario.name))) names.push(v.name);
       }
+      const order = names.map((_, i) => names[(i + round - 1) % names.length]!);
       for (const name of order) {
         const target = name as Target;
         step += 1;

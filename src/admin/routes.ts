@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import type { Context, Middleware, Next } from 'koa';
 import { z } from 'zod';
 import type { Clock } from '../clock.js';
@@ -16,7 +16,7 @@ export interface AdminDeps {
   maxBodyBytes: number;
 }
 
-const keyDigest = (key: string): Buffer => createHash('sha256').update(key, 'utf8').digest();
+const keyDigest = (key: string): Buffer => hash('sha256', key, 'buffer');
 
 function challenged<E extends OAuthError>(err: E, realm: string): E {
   err.headers['WWW-Authenticate'] = bearerChallenge(realm, err.code ? { code: err.code, description: err.description } : undefined);

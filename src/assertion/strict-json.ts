@@ -13,11 +13,28 @@ export class StrictJsonError extends Error {
 // ignoreBOM keeps a byte order mark in the text, where JSON.parse refuses it (RFC 8259 §8.1).
 const FATAL_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-/** base64url segment -> bytes; refuses anything that does not re-encode to the same text. */
+const BASE64URL = /^[A-Za-z0-9_-]*$/;
+const BASE64URL_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+/**
+ * True when the text is the one unpadded base64url encoding of its bytes: only alphabet
+ * characters, a length that is not 1 (mod 4), and no bits set in the last character beyond the
+ * encoded bytes (RFC 4648 §3.5). The arithmetic form of "re-encodes to the same text", without
+ * decoding (issue 5: the signature segment is checked on every exchange).
+ */
+export function isCanonicalBase64url(segment: string): boolean {
+  const rest = segment.length % 4;
+  if (rest === 1 || !BASE64URL.test(segment)) return false;
+  if (rest === 0) return true;
+  const last = BASE64URL_ALPHABET.indexOf(segment[segment.length - 1]!);
+  // 2 characters carry 1 byte (4 spare bits), 3 carry 2 bytes (2 spare bits).
+  return (last & (rest === 2 ? 0b1111 : 0b11)) === 0;
+}
+
+/** base64url segment -> bytes; refuses anything that is not the canonical encoding of its bytes. */
 export function decodeCanonicalBase64url(segment: string): Buffer {
-  const bytes = Buffer.from(segment, 'base64url');
-  if (bytes.toString('base64url') !== segment) throw new StrictJsonError('segment is not canonical base64url');
-  return bytes;
+  if (!isCanonicalBase64url(segment)) throw new StrictJsonError('segment is not canonical base64url');
+  return Buffer.from(segment, 'base64url');
 }
 
 /**
@@ -32,10 +49,17 @@ export function hasDuplicateMemberNames(json: string): boolean {
     const c = json[i];
     if (c === '"') {
       let end = i + 1;
-      while (json[end] !== '"') end += json[end] === '\\' ? 2 : 1;
+      let escaped = false;
+      while (json[end] !== '"') {
+        if (json[end] === '\\') {
+          escaped = true;
+          end += 2;
+        } else end += 1;
+      }
       const names = open[open.length - 1];
       if (names && expectName) {
-        const name = JSON.parse(json.slice(i, end + 1)) as string;
+        // Only a name with escapes needs unescaping (the usual name is its own text).
+        const name = escaped ? (JSON.parse(json.slice(i, end + 1)) as string) : json.slice(i + 1, end);
         if (names.has(name)) return true;
         names.add(name);
         expectName = false;

@@ -4,7 +4,7 @@ import { applyClaimsPolicy, checkRegisteredClaims, type AssetClaims, type Claims
 import type { TrustedIssuers } from './issuers.js';
 import { IssuerUnavailableError, UnknownKeyError } from './jwks.js';
 import { AssertionRejected, rejectionFromJose } from './rejections.js';
-import { decodeCanonicalBase64url, parseStrictJsonObject, StrictJsonError } from './strict-json.js';
+import { isCanonicalBase64url, parseStrictJsonObject, StrictJsonError } from './strict-json.js';
 
 export interface VerifyContext {
   issuers: TrustedIssuers;
@@ -34,7 +34,7 @@ function unverifiedParts(token: string, maxBytes: number): { header: JWSHeaderPa
   try {
     const header = parseStrictJsonObject(headerPart) as JWSHeaderParameters;
     const payload = parseStrictJsonObject(payloadPart) as JWTPayload;
-    decodeCanonicalBase64url(signaturePart);
+    if (!isCanonicalBase64url(signaturePart)) throw new StrictJsonError('signature is not canonical base64url');
     return { header, payload };
   } catch (err) {
     if (err instanceof StrictJsonError) throw new AssertionRejected('malformed', 'assertion is not a well-formed signed JWT', err.message);

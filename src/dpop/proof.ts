@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { calculateJwkThumbprint, decodeProtectedHeader, EmbeddedJWK, errors, jwtVerify, type JWK, type JWTPayload } from 'jose';
 import type { Clock } from '../clock.js';
 import type { TokenStore } from '../tokens/store.js';
@@ -71,7 +71,7 @@ const JWS_COMPACT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 const MAX_JTI_LENGTH = 256;
 
 /** §4.2 `ath`: base64url of the SHA-256 of the ASCII access token. */
-export const accessTokenHash = (token: string): string => createHash('sha256').update(token, 'ascii').digest('base64url');
+export const accessTokenHash = (token: string): string => hash('sha256', Buffer.from(token, 'ascii'), 'base64url');
 
 /** RFC 7638 thumbprint, the value of cnf.jkt (RFC 9449 §6). */
 export const jwkThumbprint = (jwk: JWK): Promise<string> => calculateJwkThumbprint(jwk, 'sha256');

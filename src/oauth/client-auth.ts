@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Context, Next } from 'koa';
 import type { ClientCredential } from '../config.js';
 import { CLIENT_AUTH_BASIC, CLIENT_AUTH_POST } from './constants.js';
@@ -19,7 +19,7 @@ interface PresentedCredentials {
   secret: string;
 }
 
-const secretDigest = (secret: string): Buffer => createHash('sha256').update(secret, 'utf8').digest();
+const secretDigest = (secret: string): Buffer => hash('sha256', secret, 'buffer');
 
 /**
  * Constant-time secret check: both sides are sha256 digests (32 bytes), so timingSafeEqual never

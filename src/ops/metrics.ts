@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import type { Context } from 'koa';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { AssetClaims } from '../assertion/claims-policy.js';
@@ -171,7 +171,7 @@ export class Metrics {
 
 /** Constant time, length included: both sides are compared as fixed-size digests. */
 function sameSecret(a: string, b: string): boolean {
-  const digestOf = (s: string) => createHash('sha256').update(s).digest();
+  const digestOf = (s: string) => hash('sha256', s, 'buffer');
   return timingSafeEqual(digestOf(a), digestOf(b));
 }
 

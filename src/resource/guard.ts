@@ -77,16 +77,17 @@ function challenged<E extends OAuthError>(err: E, deps: GuardDeps, scheme: AuthS
 
 /** Parses `Authorization: Bearer <token>` (RFC 6750 §2.1) or `Authorization: DPoP <token>` (RFC 9449 §7.1) into ctx.state.credentials. */
 export function requireAuthorization(deps: GuardDeps) {
-  return async function requireAuthorizationMiddleware(ctx: Context, next: Next): Promise<void> {
+  // Not async (issue 5): checks, then hands on next()'s promise; a throw becomes a rejection in koa-compose.
+  return function requireAuthorizationMiddleware(ctx: Context, next: Next): Promise<void> {
     const header = ctx.get('authorization');
     if (header === '') throw challenged(new MissingCredentials('authentication required'), deps, 'any');
     // Node keeps only the first of repeated Authorization headers; two credentials are ambiguous
     // (RFC 6750 §3.1 invalid_request), so refuse instead of guessing.
-    if ((ctx.req.headersDistinct.authorization?.length ?? 0) > 1) {
+    if (authorizationHeaderCount(ctx.req.rawHeaders) > 1) {
       throw challenged(new InvalidRequest('more than one Authorization header'), deps, 'any');
     }
     const match = /^([A-Za-z]+) +(\S+)$/.exec(header);
-    const scheme = SCHEMES[(/^[A-Za-z]+/.exec(header)?.[0] ?? '').toLowerCase()];
+    const scheme = SCHEMES[(match ? match[1]! : (/^[A-Za-z]+/.exec(header)?.[0] ?? '')).toLowerCase()];
     if (!match || header.length > MAX_AUTHORIZATION_LENGTH) {
       throw challenged(new InvalidRequest('Authorization header is malformed'), deps, scheme ?? 'any');
     }
@@ -94,8 +95,18 @@ export function requireAuthorization(deps: GuardDeps) {
     if (!TOKEN68.test(match[2]!)) throw challenged(new InvalidRequest('token is malformed'), deps, scheme);
     const credentials: Credentials = { scheme, token: match[2]! };
     ctx.state.credentials = credentials;
-    await next();
+    return next();
   };
+}
+
+/** Authorization headers in the request as sent (req.headersDistinct would copy every header). */
+function authorizationHeaderCount(raw: readonly string[]): number {
+  let count = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 13 && name.toLowerCase() === 'authorization') count += 1;
+  }
+  return count;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /**
  * Redis key layout. Everything that belongs to one device shares a Redis Cluster hash tag
@@ -20,7 +20,8 @@ import { createHash } from 'node:crypto';
  * (migration 2 renamed the longer keys of earlier versions).
  */
 export const HASH_CHARS = 22;
-export const digest = (value: string): string => createHash('sha256').update(value).digest('base64url');
+// crypto.hash: one-shot, no Hash object (about 2.5x cheaper per call than createHash, issue 5).
+export const digest = (value: string): string => hash('sha256', value, 'base64url');
 
 /** The stored form of a secret or id: the first HASH_CHARS base64url characters (132 bits) of sha256. */
 export const shortDigest = (value: string): string => digest(value).slice(0, HASH_CHARS);

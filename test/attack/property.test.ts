@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { localIssuer, TrustedIssuers } from '../../src/assertion/issuers.js';
 import { AssertionRejected } from '../../src/assertion/rejections.js';
-import { hasDuplicateMemberNames } from '../../src/assertion/strict-json.js';
+import { hasDuplicateMemberNames, isCanonicalBase64url } from '../../src/assertion/strict-json.js';
 import { verifyAssetToken, type VerifyContext } from '../../src/assertion/verify.js';
 import { InvalidRequest } from '../../src/oauth/errors.js';
 import { parseFormBody } from '../../src/oauth/form.js';
@@ -121,6 +121,21 @@ describe('token verifier', () => {
       }),
       { numRuns: 1000 },
     );
+  });
+
+  it('pure: the arithmetic canonical-base64url check agrees with decode-and-re-encode', () => {
+    const reencodes = (s: string) => /^[A-Za-z0-9_-]*$/.test(s) && Buffer.from(s, 'base64url').toString('base64url') === s;
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ unit: base64urlChar, maxLength: 64 }), fc.string({ maxLength: 16 }), fc.uint8Array({ maxLength: 48 }).map((b) => Buffer.from(b).toString('base64url'))), (s) => {
+        expect(isCanonicalBase64url(s)).toBe(reencodes(s));
+      }),
+      { numRuns: 5000 },
+    );
+    // Every last character after 1 and 2 encoded bytes: only the spare-bit-free ones pass.
+    for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_') {
+      expect(isCanonicalBase64url(`Q${c}`)).toBe(reencodes(`Q${c}`));
+      expect(isCanonicalBase64url(`QU${c}`)).toBe(reencodes(`QU${c}`));
+    }
   });
 
   it('pure: arbitrary strings are rejected as assertions, never thrown as something else', async () => {
