@@ -41,9 +41,9 @@ export function parseForm(limit: number) {
   };
 }
 
-/** Middleware: RFC 6749 §5.1 responses carrying tokens must not be cached. */
-export async function noStore(ctx: Context, next: Next): Promise<void> {
+/** Middleware: RFC 6749 §5.1 responses carrying tokens must not be cached. Not async: hands on next()'s promise. */
+export function noStore(ctx: Context, next: Next): Promise<void> {
   ctx.set('Cache-Control', 'no-store');
   ctx.set('Pragma', 'no-cache');
-  await next();
+  return next();
 }

@@ -53,11 +53,11 @@ export function introspectionOf(record: AccessTokenRecord, issuer: string): Acti
  * RFC 7662 §2.1 / RFC 7009 §2.1: `token` is required; `token_type_hint` is only a hint and is
  * ignored (there is one token type to look in). The value goes to ctx.state.presentedToken.
  */
-export async function requireTokenParam(ctx: Context, next: Next): Promise<void> {
+export function requireTokenParam(ctx: Context, next: Next): Promise<void> {
   const token = (ctx.state.form as FormParams).get('token');
   if (token === undefined) throw new InvalidRequest('parameter "token" is required');
   ctx.state.presentedToken = token;
-  await next();
+  return next();
 }
 
 /** Looks the token up: anything but a live access token (asset-token JWTs included) is inactive. */
