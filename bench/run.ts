@@ -437,27 +437,45 @@ async function main(): Promise<void> {
     }
   }
 
-  // Linear cost: the project's exchange rate with few vs many live tokens in Redis.
+  // Linear cost: the project's exchange rate with few vs many live tokens. Two fresh redis-servers
+  // (one filled with liveSmall tokens, one with liveLarge) and a project server on each, measured in
+  // alternating rounds: the machine's load drifts, and consecutive blocks would measure the drift.
   let linear: { small: number; large: number; smallRps: number[]; largeRps: number[]; ratio: number | null } | undefined;
   if (filter.length === 0 || filter.includes('linear')) {
     const exchange = list.find((s) => s.name === 'exchange (jwt-bearer)') ?? scenarios(supply, sessions)[0]!;
-    const measure = async (label: string): Promise<number[]> => {
-      const rates: number[] = [];
-      for (let i = 0; i < settings.rounds; i++) {
-        status(`linear check: exchange at ${label} live tokens, round ${i + 1}`);
-        const r = await runLoad({ url: servers.project.url, method: 'POST', path: exchange.path, headers: exchange.headers, next: exchange.supplier('project'), connections: settings.connections, seconds: settings.seconds });
-        rates.push(r.errors === 0 ? r.rps : Number.NaN);
+    const keyspaces = [];
+    for (const live of [settings.liveSmall, settings.liveLarge]) {
+      const server = await RedisServerProcess.start();
+      redisServers.push(server);
+      const client = new Redis(server.url, { maxRetriesPerRequest: 1 });
+      await migrate({ redis: client, keyPrefix: PROJECT_PREFIX, ingestStream: 'ingest' });
+      await fillLiveTokens(client, 0, live, issuer);
+      const keys = await client.dbsize();
+      client.disconnect();
+      const project = await startServer(`project (${live} live)`, projectEntry, await freePort(), projectEnv({ REDIS_URL: server.url }));
+      keyspaces.push({ live, redis: server, project, keys, rps: [] as number[] });
+    }
+    // A fresh server's first second (JIT, JWKS fetch, connection set-up) belongs to neither side.
+    for (const k of keyspaces) {
+      status(`linear check: warming up the server at ${k.live} live tokens`);
+      await runLoad({ url: k.project.url, method: 'POST', path: exchange.path, headers: exchange.headers, next: exchange.supplier('project'), connections: settings.connections, seconds: 1 });
+    }
+    const rounds = Math.max(settings.rounds, 4);
+    for (let i = 0; i < rounds; i++) {
+      for (const k of i % 2 === 0 ? keyspaces : [...keyspaces].reverse()) {
+        status(`linear check: exchange at ${k.live} live tokens, round ${i + 1}/${rounds}`);
+        const r = await runLoad({ url: k.project.url, method: 'POST', path: exchange.path, headers: exchange.headers, next: exchange.supplier('project'), connections: settings.connections, seconds: settings.seconds });
+        k.rps.push(r.errors === 0 ? r.rps : Number.NaN);
       }
-      return rates;
-    };
-    await fillLiveTokens(redis, 0, settings.liveSmall, issuer);
-    const smallRps = await measure(String(settings.liveSmall));
-    await fillLiveTokens(redis, settings.liveSmall, settings.liveLarge, issuer);
-    const dbsize = await redis.dbsize();
-    const largeRps = await measure(String(settings.liveLarge));
+    }
+    for (const k of keyspaces) {
+      await k.project.stop();
+      await k.redis.stop();
+    }
+    const [small, large] = keyspaces as [(typeof keyspaces)[number], (typeof keyspaces)[number]];
     const ok = (xs: number[]) => xs.every((x) => Number.isFinite(x));
-    linear = { small: settings.liveSmall, large: settings.liveLarge, smallRps, largeRps, ratio: ok(smallRps) && ok(largeRps) ? median(largeRps) / median(smallRps) : null };
-    log(`linear check: ${median(smallRps).toFixed(0)} req/s at ${settings.liveSmall} live tokens, ${median(largeRps).toFixed(0)} req/s at ${settings.liveLarge} (${dbsize} keys in Redis)`);
+    linear = { small: small.live, large: large.live, smallRps: small.rps, largeRps: large.rps, ratio: ok(small.rps) && ok(large.rps) ? median(large.rps) / median(small.rps) : null };
+    log(`linear check: ${median(small.rps).toFixed(0)} req/s at ${small.live} live tokens (${small.keys} keys), ${median(large.rps).toFixed(0)} req/s at ${large.live} (${large.keys} keys), alternating rounds`);
   }
 
   for (const t of TARGETS) await servers[t].stop();
@@ -504,7 +522,7 @@ async function main(): Promise<void> {
     checks,
     notes,
   };
-  if (filter.length > 0 || process.env.BENCH_PROJECT_SERVER) {
+  if (filter.length > 0 || process.env.BENCH_PROJECT_SERVER || process.env.BENCH_VARIANTS || process.env.BENCH_NODE_ARGS || process.env.BENCH_ALL_NODE_ARGS) {
     writeFileSync(join(cacheDir, `partial-${date}.json`), `${JSON.stringify(report, null, 2)}\n`);
     log(`partial run: wrote bench/.cache/partial-${date}.json`);
     return;
@@ -529,7 +547,7 @@ async function main(): Promise<void> {
       ? `Redis per live access token: ${memory.bytesPerToken.toFixed(0)} B (${memory.bytesPerExchange.toFixed(0)} B per exchange including the asset token's single-use mark; ${memory.tokens} tokens, INFO used_memory delta, via ${memory.method}).`
       : 'Redis per live access token: not measured in this run.',
     linear
-      ? `Linear cost: exchange at ${linear.large} live tokens ${median(linear.largeRps).toFixed(0)} req/s vs ${median(linear.smallRps).toFixed(0)} req/s at ${linear.small} (${linear.ratio === null ? 'n/a' : `${linear.ratio.toFixed(2)}×`}); filled server-side with the project's key layout.`
+      ? `Linear cost: exchange at ${linear.large} live tokens ${median(linear.largeRps).toFixed(0)} req/s vs ${median(linear.smallRps).toFixed(0)} req/s at ${linear.small} (${linear.ratio === null ? 'n/a' : `${linear.ratio.toFixed(2)}×`}); two fresh Redis keyspaces filled server-side with the project's key layout, one project server on each, alternating rounds.`
       : 'Linear cost: not measured in this run.',
     '',
     'Project variants, same rounds (project = WORKERS=1, no resource cache):',
