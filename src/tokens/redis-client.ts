@@ -49,6 +49,9 @@ export function coalesceWrites(socket: Writable): void {
 }
 const coalescedSockets = new WeakSet<Writable>();
 
+/** Whether coalesceWrites has taken over this socket (tests check every topology's connections). */
+export const isCoalesced = (socket: Writable): boolean => coalescedSockets.has(socket);
+
 /** Coalesces the writes of every connection the client makes (each reconnect brings a new socket). */
 function coalesced<T extends Redis>(redis: T): T {
   redis.on('connect', () => coalesceWrites((redis as unknown as { stream: Writable }).stream));
