@@ -455,16 +455,18 @@ async function main(): Promise<void> {
       const project = await startServer(`project (${live} live)`, projectEntry, await freePort(), projectEnv({ REDIS_URL: server.url }));
       keyspaces.push({ live, redis: server, project, keys, rps: [] as number[] });
     }
+    const exchangeOn = (server: ServerProcess, seconds: number) =>
+      runLoad({ url: server.url, method: 'POST', path: exchange.path, headers: exchange.headers, next: exchange.supplier('project'), connections: settings.connections, seconds });
     // A fresh server's first second (JIT, JWKS fetch, connection set-up) belongs to neither side.
     for (const k of keyspaces) {
       status(`linear check: warming up the server at ${k.live} live tokens`);
-      await runLoad({ url: k.project.url, method: 'POST', path: exchange.path, headers: exchange.headers, next: exchange.supplier('project'), connections: settings.connections, seconds: 1 });
+      await exchangeOn(k.project, 1);
     }
     const rounds = Math.max(settings.rounds, 4);
     for (let i = 0; i < rounds; i++) {
       for (const k of i % 2 === 0 ? keyspaces : [...keyspaces].reverse()) {
         status(`linear check: exchange at ${k.live} live tokens, round ${i + 1}/${rounds}`);
-        const r = await runLoad({ url: k.project.url, method: 'POST', path: exchange.path, headers: exchange.headers, next: exchange.supplier('project'), connections: settings.connections, seconds: settings.seconds });
+        const r = await exchangeOn(k.project, settings.seconds);
         k.rps.push(r.errors === 0 ? r.rps : Number.NaN);
       }
     }

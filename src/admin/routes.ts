@@ -1,9 +1,9 @@
-import { hash, timingSafeEqual } from 'node:crypto';
 import type { Context, Middleware, Next } from 'koa';
 import { z } from 'zod';
 import type { Clock } from '../clock.js';
 import { InvalidRequest, InvalidToken, MissingCredentials, UnsupportedMediaType, type OAuthError } from '../oauth/errors.js';
-import { readBody } from '../oauth/form.js';
+import { secretDigest, secretMatches } from '../oauth/client-auth.js';
+import { bodyMediaType, isJsonMediaType, readBody } from '../oauth/form.js';
 import { bearerChallenge } from '../resource/challenge.js';
 import type { TokenStore } from '../tokens/store.js';
 import { revokeDeviceSessions, type DeviceRevocationRequest } from './device-revocation.js';
@@ -16,8 +16,6 @@ export interface AdminDeps {
   maxBodyBytes: number;
 }
 
-const keyDigest = (key: string): Buffer => hash('sha256', key, 'buffer');
-
 function challenged<E extends OAuthError>(err: E, realm: string): E {
   err.headers['WWW-Authenticate'] = bearerChallenge(realm, err.code ? { code: err.code, description: err.description } : undefined);
   return err;
@@ -28,12 +26,12 @@ function challenged<E extends OAuthError>(err: E, realm: string): E {
  * compared in constant time over fixed-length digests. RFC 6750 §3 challenges on failure.
  */
 export function requireAdminKey(apiKey: string, realm: string) {
-  const expected = keyDigest(apiKey);
+  const expected = secretDigest(apiKey);
   return async function requireAdminKeyMiddleware(ctx: Context, next: Next): Promise<void> {
     const header = ctx.get('authorization');
     if (header === '') throw challenged(new MissingCredentials('admin credentials required'), realm);
     const match = /^Bearer +(\S+)$/i.exec(header);
-    if (!match || !timingSafeEqual(keyDigest(match[1]!), expected)) {
+    if (!match || !secretMatches(match[1]!, expected)) {
       throw challenged(new InvalidToken('admin credentials are invalid', { debug: 'wrong or malformed admin key' }), realm);
     }
     await next();
@@ -52,7 +50,7 @@ export function parseRevokeBody(maxBytes: number) {
     const text = await readBody(ctx, maxBytes);
     let json: unknown = {};
     if (text.trim() !== '') {
-      if (!ctx.request.is('application/json', '+json')) throw new UnsupportedMediaType('request body must be application/json');
+      if (!isJsonMediaType(bodyMediaType(ctx))) throw new UnsupportedMediaType('request body must be application/json');
       try {
         json = JSON.parse(text);
       } catch {

@@ -3,7 +3,7 @@ import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
 import { nanoid } from 'nanoid';
 import type { Clock } from '../clock.js';
 import { InvalidRequest } from '../oauth/errors.js';
-import { parseFormBody, readBody } from '../oauth/form.js';
+import { bodyMediaType, parseFormBody, readBody } from '../oauth/form.js';
 
 /**
  * The embedded development issuer: with no TRUSTED_ISSUERS outside production, assetgate trusts
@@ -98,7 +98,7 @@ export function devMint(dev: DevIssuer) {
     const text = await readBody(ctx, 16 * 1024);
     let fields: Record<string, unknown> = {};
     try {
-      if (ctx.request.is('application/json')) fields = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+      if (bodyMediaType(ctx) === 'application/json') fields = text ? (JSON.parse(text) as Record<string, unknown>) : {};
       else if (text) fields = Object.fromEntries(parseFormBody(text));
     } catch (err) {
       if (err instanceof InvalidRequest) throw err;

@@ -28,9 +28,10 @@ const JWS_COMPACT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
 function unverifiedParts(token: string, maxBytes: number): { header: JWSHeaderParameters; payload: JWTPayload } {
   if (token.length > maxBytes) throw new AssertionRejected('too_large', 'assertion is too large');
-  if (token.split('.').length === 5) throw new AssertionRejected('encrypted', 'encrypted JWTs (JWE) are not accepted');
+  const parts = token.split('.');
+  if (parts.length === 5) throw new AssertionRejected('encrypted', 'encrypted JWTs (JWE) are not accepted');
   if (!JWS_COMPACT.test(token)) throw new AssertionRejected('malformed', 'assertion is not a compact JWS (three base64url parts)');
-  const [headerPart, payloadPart, signaturePart] = token.split('.') as [string, string, string];
+  const [headerPart, payloadPart, signaturePart] = parts as [string, string, string];
   try {
     const header = parseStrictJsonObject(headerPart) as JWSHeaderParameters;
     const payload = parseStrictJsonObject(payloadPart) as JWTPayload;

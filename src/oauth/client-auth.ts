@@ -19,7 +19,8 @@ interface PresentedCredentials {
   secret: string;
 }
 
-const secretDigest = (secret: string): Buffer => hash('sha256', secret, 'buffer');
+/** The stored form of a secret to compare against (client secrets, the admin key, the metrics token). */
+export const secretDigest = (secret: string): Buffer => hash('sha256', secret, 'buffer');
 
 /**
  * Constant-time secret check: both sides are sha256 digests (32 bytes), so timingSafeEqual never

@@ -89,6 +89,9 @@ export function bodyMediaType(ctx: Context): string {
   return (semicolon < 0 ? header : header.slice(0, semicolon)).trim().toLowerCase();
 }
 
+/** application/json or any `+json` structured syntax suffix (RFC 6839 §3.1), as bodyMediaType gives it. */
+export const isJsonMediaType = (type: string): boolean => type === 'application/json' || (type.endsWith('+json') && type.includes('/'));
+
 /** Middleware: the body must be application/x-www-form-urlencoded; result in ctx.state.form. */
 export function parseForm(limit: number) {
   return async function parseFormMiddleware(ctx: Context, next: Next): Promise<void> {

@@ -1,10 +1,10 @@
-import { hash, timingSafeEqual } from 'node:crypto';
 import type { Context } from 'koa';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { AssetClaims } from '../assertion/claims-policy.js';
 import type { JwksObserver } from '../assertion/jwks.js';
 import type { AssertionObserver } from '../assertion/observer.js';
 import type { RejectionReason } from '../assertion/rejections.js';
+import { secretDigest, secretMatches } from '../oauth/client-auth.js';
 import { PATHS } from '../oauth/constants.js';
 import { InvalidToken, MissingCredentials, type OAuthError } from '../oauth/errors.js';
 import { bearerChallenge } from '../resource/challenge.js';
@@ -169,21 +169,16 @@ export class Metrics {
   }
 }
 
-/** Constant time, length included: both sides are compared as fixed-size digests. */
-function sameSecret(a: string, b: string): boolean {
-  const digestOf = (s: string) => hash('sha256', s, 'buffer');
-  return timingSafeEqual(digestOf(a), digestOf(b));
-}
-
 /** GET /metrics in the Prometheus text format; with METRICS_TOKEN set, only for that bearer token. */
 export function metricsEndpoint(metrics: Metrics, token: string | undefined, realm: string) {
+  const expected = token === undefined ? undefined : secretDigest(token);
   return async function metricsEndpointMiddleware(ctx: Context): Promise<void> {
-    if (token !== undefined) {
+    if (expected !== undefined) {
       const match = /^Bearer +(\S+)$/i.exec(ctx.get('authorization'));
       if (!match) {
         throw new MissingCredentials('metrics need a bearer token', { headers: { 'WWW-Authenticate': bearerChallenge(realm) } });
       }
-      if (!sameSecret(match[1]!, token)) {
+      if (!secretMatches(match[1]!, expected)) {
         const err = new InvalidToken('metrics token is not valid');
         err.headers['WWW-Authenticate'] = bearerChallenge(realm, { code: err.code, description: err.description });
         throw err;

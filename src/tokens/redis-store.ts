@@ -64,18 +64,20 @@ export interface RedisStoreOptions {
 /** How long an issuer id missing from the registry is remembered as missing (guard library mode). */
 const UNKNOWN_ISSUER_RETRY_MS = 5000;
 
-/** guarded() for the hot path: a rejection handler made once, no closure or async frame per call. */
-const unavailable = (what: string) => (err: Error): never => {
-  throw new StoreUnavailableError(`redis ${what} failed: ${err.message}`);
-};
-const lookupFailed = unavailable('lookup');
-
-async function guarded<T>(what: string, op: () => Promise<T>): Promise<T> {
+/**
+ * Every Redis call goes through here: any failure, thrown or rejected, becomes StoreUnavailableError
+ * (a 503 the client can retry). Not async: one rejection handler, no extra frame (issue 5, hot path).
+ */
+function guarded<T>(what: string, op: () => Promise<T>): Promise<T> {
+  let pending: Promise<T>;
   try {
-    return await op();
+    pending = op();
   } catch (err) {
-    throw new StoreUnavailableError(`redis ${what} failed: ${(err as Error).message}`);
+    pending = Promise.reject(err as Error);
   }
+  return pending.catch((err: Error) => {
+    throw new StoreUnavailableError(`redis ${what} failed: ${err.message}`);
+  });
 }
 
 export class RedisTokenStore implements TokenStore {
@@ -159,9 +161,9 @@ export class RedisTokenStore implements TokenStore {
   }
 
   async findAccessToken(handle: AccessTokenHandle): Promise<AccessTokenRecord | null> {
-    const [value, revokedBefore] = await this.redis
-      .mget(this.keys.accessToken(handle.tag, handle.hash), this.keys.deviceRevokedBefore(handle.tag))
-      .catch(lookupFailed);
+    const [value, revokedBefore] = await guarded('lookup', () =>
+      this.redis.mget(this.keys.accessToken(handle.tag, handle.hash), this.keys.deviceRevokedBefore(handle.tag)),
+    );
     if (!value) return null;
     let record = decodeRecord(value, this.issuers);
     if (!record && !this.issuers.restrict) {
