@@ -25,6 +25,8 @@ export const ENV_DESCRIPTIONS: Record<string, string> = {
   REDIS_PASSWORD: 'Password for the Redis data nodes (any topology). Masked by `config check`.',
   REDIS_SENTINEL_PASSWORD: 'Password of the sentinels themselves. Masked by `config check`.',
   REDIS_TLS: '`true`: TLS to the Redis data nodes and sentinels (implied by a `rediss://` URL).',
+  REDIS_COMMAND_TIMEOUT_MS: 'How long one Redis command may take before the request fails with a retryable 503 (any topology).',
+  REDIS_CONNECT_TIMEOUT_MS: 'How long connecting to a Redis node may take before the attempt is retried in the background.',
   WORKERS: 'Processes sharing the port (node:cluster). Default: one per core in production, else 1. More than one needs Redis and TRUSTED_ISSUERS.',
   RESOURCE_CACHE_TTL_MS: 'In-process cache of access-token lookups at /resource and /ingestapi, ms; 0 (default) = off. Revocations reach every instance through Redis pub/sub at once; a lost message is covered by this bound (staleness at most this long).',
   RESOURCE_CACHE_MAX_ENTRIES: 'Most access tokens the resource cache holds per process (least recently used go first).',

@@ -62,6 +62,8 @@ export const EnvSchema = z.object({
   REDIS_PASSWORD: z.string().min(1).optional(),
   REDIS_SENTINEL_PASSWORD: z.string().min(1).optional(),
   REDIS_TLS: z.enum(['true', 'false', '1', '0']).optional(),
+  REDIS_COMMAND_TIMEOUT_MS: intSetting(50, 60_000).default(2000),
+  REDIS_CONNECT_TIMEOUT_MS: intSetting(50, 60_000).default(2000),
   WORKERS: intSetting(1, 256).optional(),
   RESOURCE_CACHE_TTL_MS: intSetting(0, 60_000).default(0),
   RESOURCE_CACHE_MAX_ENTRIES: intSetting(1, 10_000_000).default(100_000),
@@ -216,10 +218,17 @@ export interface RedisAuth {
   tls: boolean;
 }
 
-export type RedisTopology =
+/** How long a command or a connection attempt may take before the request gets its 503. */
+export interface RedisTimeouts {
+  commandMs: number;
+  connectMs: number;
+}
+
+export type RedisTopology = (
   | { kind: 'standalone'; url: string; auth: RedisAuth }
   | { kind: 'cluster'; nodes: HostPort[]; auth: RedisAuth }
-  | { kind: 'sentinel'; sentinels: HostPort[]; name: string; sentinelPassword?: string; auth: RedisAuth };
+  | { kind: 'sentinel'; sentinels: HostPort[]; name: string; sentinelPassword?: string; auth: RedisAuth }
+) & { timeouts: RedisTimeouts };
 
 function hostPorts(variable: string, value: string): HostPort[] {
   const nodes = list(value).map((item) => {
@@ -244,14 +253,15 @@ function redisTopology(e: z.infer<typeof EnvSchema>): RedisTopology | undefined 
   const auth: RedisAuth = { tls: e.REDIS_TLS === 'true' || e.REDIS_TLS === '1' };
   if (e.REDIS_USERNAME) auth.username = e.REDIS_USERNAME;
   if (e.REDIS_PASSWORD) auth.password = e.REDIS_PASSWORD;
+  const timeouts: RedisTimeouts = { commandMs: e.REDIS_COMMAND_TIMEOUT_MS, connectMs: e.REDIS_CONNECT_TIMEOUT_MS };
   if (e.REDIS_URL) {
     if (e.REDIS_URL.startsWith('rediss://')) auth.tls = true;
-    return { kind: 'standalone', url: e.REDIS_URL, auth };
+    return { kind: 'standalone', url: e.REDIS_URL, auth, timeouts };
   }
-  if (e.REDIS_CLUSTER_NODES) return { kind: 'cluster', nodes: hostPorts('REDIS_CLUSTER_NODES', e.REDIS_CLUSTER_NODES), auth };
+  if (e.REDIS_CLUSTER_NODES) return { kind: 'cluster', nodes: hostPorts('REDIS_CLUSTER_NODES', e.REDIS_CLUSTER_NODES), auth, timeouts };
   if (e.REDIS_SENTINELS) {
     if (!e.REDIS_SENTINEL_NAME) throw new ConfigError('REDIS_SENTINEL_NAME: required with REDIS_SENTINELS (the monitored master name)');
-    const topology: RedisTopology = { kind: 'sentinel', sentinels: hostPorts('REDIS_SENTINELS', e.REDIS_SENTINELS), name: e.REDIS_SENTINEL_NAME, auth };
+    const topology: RedisTopology = { kind: 'sentinel', sentinels: hostPorts('REDIS_SENTINELS', e.REDIS_SENTINELS), name: e.REDIS_SENTINEL_NAME, auth, timeouts };
     if (e.REDIS_SENTINEL_PASSWORD) topology.sentinelPassword = e.REDIS_SENTINEL_PASSWORD;
     return topology;
   }

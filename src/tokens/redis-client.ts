@@ -1,6 +1,6 @@
 import type { Writable } from 'node:stream';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
-import type { RedisAuth, RedisTopology } from '../config.js';
+import type { RedisTopology } from '../config.js';
 
 /** Standalone, Sentinel-managed or Cluster: the store code is the same for all three. */
 export type RedisConnection = Redis | Cluster;
@@ -58,8 +58,9 @@ function coalesced<T extends Redis>(redis: T): T {
   return redis;
 }
 
-function authOptions(auth: RedisAuth): RedisOptions {
-  const options: RedisOptions = {};
+/** Credentials, TLS and the configured timeouts (REDIS_COMMAND_TIMEOUT_MS, REDIS_CONNECT_TIMEOUT_MS). */
+function connectionOptions({ auth, timeouts }: RedisTopology): RedisOptions {
+  const options: RedisOptions = { commandTimeout: timeouts.commandMs, connectTimeout: timeouts.connectMs };
   if (auth.username) options.username = auth.username;
   if (auth.password) options.password = auth.password;
   if (auth.tls) options.tls = {};
@@ -70,11 +71,11 @@ function authOptions(auth: RedisAuth): RedisOptions {
 export function connectRedis(topology: RedisTopology, overrides: RedisOptions = {}): RedisConnection {
   switch (topology.kind) {
     case 'standalone':
-      return createRedisClient(topology.url, { ...authOptions(topology.auth), ...overrides });
+      return createRedisClient(topology.url, { ...connectionOptions(topology), ...overrides });
     case 'sentinel': {
       const options: RedisOptions = {
         ...FAIL_FAST,
-        ...authOptions(topology.auth),
+        ...connectionOptions(topology),
         sentinels: topology.sentinels,
         name: topology.name,
         // Sentinel failover: reconnect to whichever node is master now.
@@ -90,7 +91,7 @@ export function connectRedis(topology: RedisTopology, overrides: RedisOptions = 
         enableOfflineQueue: overrides.enableOfflineQueue ?? false,
         clusterRetryStrategy: (times) => Math.min(100 * times, 1000),
         slotsRefreshTimeout: 2000,
-        redisOptions: { ...FAIL_FAST, ...authOptions(topology.auth), ...overrides },
+        redisOptions: { ...FAIL_FAST, ...connectionOptions(topology), ...overrides },
       });
       cluster.on('+node', (node: Redis) => coalesced(node));
       return cluster;

@@ -29,4 +29,18 @@ describe('Redis connections of the configured topology coalesce writes', () => {
     expect(sockets.length).toBeGreaterThan(0);
     for (const socket of sockets) expect(isCoalesced(socket)).toBe(true);
   });
+
+  it('every node connection takes REDIS_COMMAND_TIMEOUT_MS and REDIS_CONNECT_TIMEOUT_MS', async () => {
+    const tuned = connectRedis(loadConfig({ ...testRedisEnv(), REDIS_COMMAND_TIMEOUT_MS: '1234', REDIS_CONNECT_TIMEOUT_MS: '4321' }).redis!);
+    tuned.on('error', () => undefined);
+    try {
+      await waitForReady(tuned, 10_000);
+      await tuned.get(keys[0]!); // a Cluster connects to its nodes on demand
+      const nodes: Redis[] = tuned instanceof Cluster ? tuned.nodes('all') : [tuned];
+      expect(nodes.length).toBeGreaterThan(0);
+      for (const node of nodes) expect([node.options.commandTimeout, node.options.connectTimeout]).toEqual([1234, 4321]);
+    } finally {
+      tuned.disconnect();
+    }
+  });
 });

@@ -42,6 +42,7 @@ describe('loadConfig', () => {
     [{ PORT: 'abc' }, /^PORT: /],
     [{ PORT: '70000' }, /^PORT: must be at most 65535/],
     [{ REDIS_URL: 'http://x' }, /^REDIS_URL: must start with redis/],
+    [{ REDIS_COMMAND_TIMEOUT_MS: '0' }, /^REDIS_COMMAND_TIMEOUT_MS: /],
     [{ TRUSTED_ISSUERS: 'http://issuer.example.com' }, /^TRUSTED_ISSUERS: .*https/],
     [{ TRUSTED_ISSUERS: 'not a url' }, /^TRUSTED_ISSUERS: .*not a URL/],
     [{ CLOCK_SKEW_SECONDS: '-1' }, /^CLOCK_SKEW_SECONDS: must be at least 0/],
