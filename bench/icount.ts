@@ -12,7 +12,8 @@
  * Settings (env): ICOUNT_TARGETS (project,floor; also: peer), ICOUNT_SCENARIOS (resource,introspection,
  * ingest,exchange), ICOUNT_REQUESTS (2000), ICOUNT_WARMUP (4000), ICOUNT_INFLIGHT (8),
  * ICOUNT_PROJECT_SERVER (another build's dist/src/server.js, for before/after), ICOUNT_PROJECT_ENV
- * (extra K=V,K=V for the project server).
+ * (extra K=V,K=V for the project server), ICOUNT_KEEP=1 (keep the dumps, and name JIT code in them with
+ * node's --perf-basic-prof map: see bench/icount-profile.ts).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -84,7 +85,7 @@ async function startUnderCallgrind(script: string, env: Record<string, string>):
   const child = spawn(
     'valgrind',
     ['--tool=callgrind', '--smc-check=all-non-file', '--dump-instr=no', '--compress-strings=no', `--callgrind-out-file=${dumps}/cg.out`,
-      process.execPath, '--single-threaded', script],
+      process.execPath, '--single-threaded', ...(process.env.ICOUNT_KEEP ? ['--perf-basic-prof'] : []), script],
     { env: { PATH: process.env.PATH ?? '', ...env, PORT: String(port) },
       stdio: ['ignore', 'ignore', 'pipe'] },
   );
@@ -108,7 +109,7 @@ async function startUnderCallgrind(script: string, env: Record<string, string>):
  * dump. Valgrind takes the command only while the program runs, not while it waits in epoll: health
  * checks wake it until the dump file appears (one health check per dump, the same in every interval).
  */
-async function dump(server: Valgrinded): Promise<number> {
+async function dump(server: Valgrinded): Promise<{ total: number; compiling: number }> {
   const before = new Set(readdirSync(server.dumps));
   const control = spawn('callgrind_control', ['--dump', String(server.child.pid)], { stdio: 'ignore', env: server.controlEnv });
   const deadline = Date.now() + 120_000;
@@ -121,10 +122,29 @@ async function dump(server: Valgrinded): Promise<number> {
   }
   await new Promise((r) => (control.exitCode !== null ? r(undefined) : control.once('exit', r)));
   await new Promise((r) => setTimeout(r, 500)); // the file is complete once callgrind_control has its answer
-  const text = readFileSync(join(server.dumps, fresh[0]!), 'utf8');
+  return countsOf(readFileSync(join(server.dumps, fresh[0]!), 'utf8'));
+}
+
+/** V8's optimizing compilers at work (still tiering up after the warm-up): counted apart. */
+const COMPILING = /^fn=.*(v8::internal::compiler::|v8::internal::maglev::|v8::internal::wasm::|v8::internal::Compiler::|v8::internal::Parser)/;
+
+/**
+ * The dump's total, and the part spent in functions of V8's compilers (self cost: the cost lines
+ * under their fn= header, not the inclusive lines after calls=).
+ */
+function countsOf(text: string): { total: number; compiling: number } {
   const totals = /^(?:summary|totals): (\d+)/m.exec(text);
   if (!totals) throw new Error('no totals in the dump');
-  return Number(totals[1]);
+  let compiling = 0;
+  let inCompiler = false;
+  let afterCall = false;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('fn=')) inCompiler = COMPILING.test(line);
+    else if (line.startsWith('calls=')) afterCall = true;
+    else if (afterCall) afterCall = false;
+    else if (inCompiler && /^[0-9+*-]/.test(line)) compiling += Number(line.slice(line.lastIndexOf(' ') + 1)) || 0;
+  }
+  return { total: Number(totals[1]), compiling };
 }
 
 async function main(): Promise<void> {
@@ -164,7 +184,6 @@ async function main(): Promise<void> {
     peer: { script: join(root, 'dist/bench/peer/server.js'), env: { ...common, ISSUER: issuer, AUDIENCE, INTROSPECTION_CLIENT, PEER_ISSUER: PUBLIC_URL } },
   };
 
-  const results: string[] = [];
   try {
     for (const name of settings.targets) {
       const target = targets[name];
@@ -195,13 +214,15 @@ async function main(): Promise<void> {
           await drive(server.url, warm, scenario.build, scenario.expected);
           await dump(server);
           await drive(server.url, count, scenario.build, scenario.expected);
-          const perRequest = Math.round((await dump(server)) / count);
-          results.push(`${name}\t${s}\t${perRequest}`);
-          process.stdout.write(`${name}\t${s}\t${perRequest} instructions/request\n`);
+          const counts = await dump(server);
+          const perRequest = Math.round(counts.total / count);
+          const steady = Math.round((counts.total - counts.compiling) / count);
+          process.stdout.write(`${name}\t${s}\t${perRequest} instructions/request\t${steady} without JIT compilation\n`);
         }
       } finally {
         server.child.kill('SIGKILL');
-        rmSync(server.dumps, { recursive: true, force: true });
+        if (process.env.ICOUNT_KEEP) process.stderr.write(`${name}: callgrind dumps kept in ${server.dumps}, JIT symbols in /tmp/perf-${server.child.pid}.map\n`);
+        else rmSync(server.dumps, { recursive: true, force: true });
       }
     }
   } finally {

@@ -1,5 +1,6 @@
 import Router from '@koa/router';
-import Koa from 'koa';
+import Koa, { type Middleware } from 'koa';
+import compose from 'koa-compose';
 import type { Logger } from 'pino';
 import { devJwks, devMint, type DevIssuer } from './assertion/dev-issuer.js';
 import type { TrustedIssuers } from './assertion/issuers.js';
@@ -50,6 +51,12 @@ export interface AppDeps {
   failureLimits?: FailureLimits;
 }
 
+/**
+ * One route's middlewares, composed once at start-up: the router composes (and flattens) what it is
+ * given on every request, so each route hands it a single function (issue 5).
+ */
+const steps = (...middleware: Middleware[]): Middleware => compose(middleware);
+
 /** The whole request flow, top to bottom. */
 export function createApp(deps: AppDeps): Koa {
   const { config, store, ingest, clock, logger } = deps;
@@ -86,25 +93,27 @@ export function createApp(deps: AppDeps): Koa {
   };
 
   const router = new Router();
-  router.post(PATHS.token, ...tokenEndpoint(grants, config.formMaxBytes, dpop, failureLimits));
-  router.post(PATHS.introspect, ...introspectionEndpoint(resourceServers));
-  router.post(PATHS.revoke, ...revocationEndpoint(resourceServers));
+  router.post(PATHS.token, steps(...tokenEndpoint(grants, config.formMaxBytes, dpop, failureLimits)));
+  router.post(PATHS.introspect, steps(...introspectionEndpoint(resourceServers)));
+  router.post(PATHS.revoke, steps(...revocationEndpoint(resourceServers)));
   router.get(PATHS.metadata, serveMetadata(config));
   router.get(PATHS.openapi, serveOpenApi(config));
   if (config.adminApiKey !== undefined) {
     router.post(
       PATHS.adminDeviceRevoke,
-      ...deviceRevocationEndpoint({ apiKey: config.adminApiKey, realm: `${config.realm}-admin`, store, clock, maxBodyBytes: config.formMaxBytes }),
+      steps(...deviceRevocationEndpoint({ apiKey: config.adminApiKey, realm: `${config.realm}-admin`, store, clock, maxBodyBytes: config.formMaxBytes })),
     );
   }
-  router.get(PATHS.resource, offerDpopNonce(dpop), requireAuthorization(guard), authenticate(guard, { acceptAssetTokens: true }), showResource);
+  router.get(PATHS.resource, steps(offerDpopNonce(dpop), requireAuthorization(guard), authenticate(guard, { acceptAssetTokens: true }), showResource));
   router.post(
     PATHS.ingest,
-    offerDpopNonce(dpop),
-    requireAuthorization(guard),
-    parseJsonBody(config.ingest.maxBytes),
-    authenticate(guard, { acceptAssetTokens: true }),
-    ingestEvent({ ingest, store, clock }),
+    steps(
+      offerDpopNonce(dpop),
+      requireAuthorization(guard),
+      parseJsonBody(config.ingest.maxBytes),
+      authenticate(guard, { acceptAssetTokens: true }),
+      ingestEvent({ ingest, store, clock }),
+    ),
   );
   router.get(PATHS.healthz, healthz);
   router.get(PATHS.readyz, readyz(store));
