@@ -5,6 +5,7 @@ import type { AccessTokenRecord, TokenStore } from '../tokens/store.js';
 import { authenticateClient, type ClientRegistry } from './client-auth.js';
 import { InvalidRequest } from './errors.js';
 import { noStore, parseForm, type FormParams } from './form.js';
+import { respondJson } from './respond.js';
 
 /** RFC 7662 §2.2 response of an active token. Times are NumericDate (seconds). */
 export interface ActiveIntrospection {
@@ -66,7 +67,7 @@ export function introspectToken(store: TokenStore, issuer: string) {
     const handle = accessTokenHandle(ctx.state.presentedToken as string);
     const record = handle ? await store.findAccessToken(handle) : null;
     const body: IntrospectionResponse = record ? introspectionOf(record, issuer) : INACTIVE;
-    ctx.body = body;
+    respondJson(ctx, body);
   };
 }
 

@@ -4,6 +4,7 @@ import { requestLogger } from '../ops/request-context.js';
 import { IssuerUnavailableError } from '../assertion/jwks.js';
 import { StoreUnavailableError } from '../tokens/store.js';
 import { InvalidRequest, MissingCredentials, OAuthError, RequestTooLarge, ServerError, TemporarilyUnavailable, UnsupportedMediaType } from './errors.js';
+import { respondJson } from './respond.js';
 
 /** Maps anything thrown to an OAuth error (pure). Infrastructure failures become a retryable 503. */
 export function toOAuthError(err: unknown): OAuthError {
@@ -51,7 +52,7 @@ export function renderErrors(logger: Logger, onThrown?: (thrown: unknown) => voi
       if (err instanceof MissingCredentials) {
         ctx.body = '';
       } else {
-        ctx.body = err.toJSON();
+        respondJson(ctx, err.toJSON());
       }
     }
   };

@@ -4,6 +4,7 @@ import { InvalidRequest, UnsupportedGrantType } from './errors.js';
 import { noStore, parseForm, type FormParams } from './form.js';
 import type { GrantRegistry } from './grants/registry.js';
 import { limitFailedExchanges, noFailureLimits, type FailureLimits } from '../ops/failure-limits.js';
+import { respondJson } from './respond.js';
 
 /** Picks the grant handler by grant_type (RFC 6749 §4.5 / §5.2). */
 export function dispatchGrant(grants: GrantRegistry, publicUrl: string) {
@@ -14,7 +15,7 @@ export function dispatchGrant(grants: GrantRegistry, publicUrl: string) {
     const handler = grants.get(grantType);
     if (!handler) throw new UnsupportedGrantType('grant_type is not supported');
     ctx.state.grantType = grantType;
-    ctx.body = await handler.handle(form, { proof: presentedProof(ctx, publicUrl) });
+    respondJson(ctx, await handler.handle(form, { proof: presentedProof(ctx, publicUrl) }));
   };
 }
 

@@ -2,12 +2,13 @@ import type { Context } from 'koa';
 import type { Clock } from '../clock.js';
 import type { AssertionUse, IngestEvent, IngestStream, TokenStore } from '../tokens/store.js';
 import type { Principal } from './guard.js';
+import { respondJson } from '../oauth/respond.js';
 
 /** GET /resource: who the token says the caller is. */
 export function showResource(ctx: Context): void {
   const p = ctx.state.principal as Principal;
   ctx.set('Cache-Control', 'no-store');
-  ctx.body = { sub: p.sub, did: p.did ?? null, aid: p.aid ?? null, iss: p.iss, scope: p.scope ?? null, exp: p.exp, via: p.via, jkt: p.jkt ?? null };
+  respondJson(ctx, { sub: p.sub, did: p.did ?? null, aid: p.aid ?? null, iss: p.iss, scope: p.scope ?? null, exp: p.exp, via: p.via, jkt: p.jkt ?? null });
 }
 
 /**
@@ -31,6 +32,6 @@ export function ingestEvent(deps: { ingest: IngestStream; store: TokenStore; clo
     }
     ctx.status = 202;
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = { id };
+    respondJson(ctx, { id });
   };
 }
