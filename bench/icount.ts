@@ -159,7 +159,7 @@ async function main(): Promise<void> {
   }
   const issuer = issuerUrl(identity);
   const now = Math.floor(Date.now() / 1000);
-  const perTarget = 100 + Math.min(settings.warmup, 1000) + Math.min(settings.requests, 1000) + 100;
+  const perTarget = 100 + Math.min(settings.warmup, 3000) + Math.min(settings.requests, 1000) + 100;
   const assetTokens = mintTokens({
     privatePem: identity.privatePem, kid: identity.kid, iss: issuer, aud: AUDIENCE, first: now * 100_000, count: perTarget * settings.targets.length,
     devices: 1000, nbf: now - 60, exp: now + 86400, deviceJwk: identity.deviceJwk,
@@ -209,7 +209,7 @@ async function main(): Promise<void> {
           const scenario = scenarios[s];
           if (!scenario) throw new Error(`unknown scenario ${s}`);
           const count = s === 'exchange' ? Math.min(settings.requests, 1000) : settings.requests;
-          const warm = s === 'exchange' ? Math.min(settings.warmup, 1000) : settings.warmup;
+          const warm = s === 'exchange' ? Math.min(settings.warmup, 3000) : settings.warmup;
           process.stderr.write(`${name} ${s}: warm-up ${warm}, measured ${count}\n`);
           await drive(server.url, warm, scenario.build, scenario.expected);
           await dump(server);

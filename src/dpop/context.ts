@@ -43,7 +43,9 @@ export const resourceSchemes = (dpop: DpopContext): { bearer: boolean; dpop: boo
 
 /** The proof-related parts of a request. Repeated DPoP headers stay separate (§4.3 item 1). */
 export function presentedProof(ctx: Context, publicUrl: string): ProofRequest {
-  return { proofs: ctx.req.headersDistinct[DPOP_HEADER] ?? [], method: ctx.method, url: `${publicUrl}${ctx.path}` };
+  // headersDistinct copies every header of the request: only asked for when a DPoP header came.
+  const proofs = ctx.req.headers[DPOP_HEADER] === undefined ? [] : (ctx.req.headersDistinct[DPOP_HEADER] ?? []);
+  return { proofs, method: ctx.method, url: `${publicUrl}${ctx.path}` };
 }
 
 /** Middleware: with server nonces on, every response offers the current nonce (§8.2: clients keep the latest). */

@@ -11,12 +11,33 @@ export type FormParams = ReadonlyMap<string, string>;
  */
 export function parseFormBody(body: string): FormParams {
   const params = new Map<string, string>();
-  for (const [name, value] of new URLSearchParams(body)) {
-    if (value === '') continue;
-    if (params.has(name)) throw new InvalidRequest(`parameter "${name.slice(0, 64)}" is repeated`);
-    params.set(name, value);
+  for (let start = 0; start < body.length; ) {
+    let end = body.indexOf('&', start);
+    if (end === -1) end = body.length;
+    if (end > start) {
+      const [name, value] = formPair(body.slice(start, end));
+      if (value !== '') {
+        if (params.has(name)) throw new InvalidRequest(`parameter "${name.slice(0, 64)}" is repeated`);
+        params.set(name, value);
+      }
+    }
+    start = end + 1;
   }
   return params;
+}
+
+/**
+ * One `name=value` of an application/x-www-form-urlencoded body (WHATWG URL §5.1). Without `%` or
+ * `+` decoding changes nothing, so the text is split as it is: an assertion (base64url) is never
+ * copied character by character, which URLSearchParams does in JavaScript (issue 5: about 6 us per
+ * exchange). Anything else is decoded by URLSearchParams itself, so the result is always its own.
+ */
+function formPair(pair: string): [string, string] {
+  if (pair.includes('%') || pair.includes('+')) {
+    for (const entry of new URLSearchParams(pair)) return entry;
+  }
+  const eq = pair.indexOf('=');
+  return eq === -1 ? [pair, ''] : [pair.slice(0, eq), pair.slice(eq + 1)];
 }
 
 /**
