@@ -4,7 +4,7 @@ import { applyClaimsPolicy, checkRegisteredClaims, type AssetClaims, type Claims
 import type { TrustedIssuers } from './issuers.js';
 import { IssuerUnavailableError, UnknownKeyError } from './jwks.js';
 import { AssertionRejected, rejectionFromJose } from './rejections.js';
-import { isCanonicalBase64url, parseStrictJsonObject, StrictJsonError } from './strict-json.js';
+import { endsCanonically, parseStrictJsonObject, StrictJsonError } from './strict-json.js';
 
 export interface VerifyContext {
   issuers: TrustedIssuers;
@@ -33,9 +33,10 @@ function unverifiedParts(token: string, maxBytes: number): { header: JWSHeaderPa
   if (!JWS_COMPACT.test(token)) throw new AssertionRejected('malformed', 'assertion is not a compact JWS (three base64url parts)');
   const [headerPart, payloadPart, signaturePart] = parts as [string, string, string];
   try {
-    const header = parseStrictJsonObject(headerPart) as JWSHeaderParameters;
-    const payload = parseStrictJsonObject(payloadPart) as JWTPayload;
-    if (!isCanonicalBase64url(signaturePart)) throw new StrictJsonError('signature is not canonical base64url');
+    // JWS_COMPACT has matched every character against the base64url alphabet: not scanned again.
+    const header = parseStrictJsonObject(headerPart, true) as JWSHeaderParameters;
+    const payload = parseStrictJsonObject(payloadPart, true) as JWTPayload;
+    if (!endsCanonically(signaturePart)) throw new StrictJsonError('signature is not canonical base64url');
     return { header, payload };
   } catch (err) {
     if (err instanceof StrictJsonError) throw new AssertionRejected('malformed', 'assertion is not a well-formed signed JWT', err.message);

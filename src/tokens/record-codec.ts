@@ -44,6 +44,9 @@ function unpackUuid(packed: string): string {
 export class IssuerDirectory {
   private readonly byId = new Map<string, string>();
   private readonly ambiguous = new Set<string>();
+  private readonly idByIssuer = new Map<string, string>();
+  /** Every issuer learned, with or without a short id. */
+  private readonly known = new Set<string>();
 
   constructor(
     issuers: Iterable<string> = [],
@@ -54,18 +57,23 @@ export class IssuerDirectory {
 
   /** Adds an issuer; two issuers with the same id both lose the short form (stored in full). */
   learn(iss: string): void {
+    this.known.add(iss);
     const id = issuerIdOf(iss);
     const known = this.byId.get(id);
-    if (known === undefined && !this.ambiguous.has(id)) this.byId.set(id, iss);
-    else if (known !== undefined && known !== iss) {
+    if (known === undefined && !this.ambiguous.has(id)) {
+      this.byId.set(id, iss);
+      this.idByIssuer.set(iss, id);
+    } else if (known !== undefined && known !== iss) {
       this.byId.delete(id);
+      this.idByIssuer.delete(known);
       this.ambiguous.add(id);
     }
   }
 
+  /** The issuer's short id, if it has one; remembered from learn(), not hashed per record (issue 5). */
   shortIdOf(iss: string): string | undefined {
-    const id = issuerIdOf(iss);
-    return this.byId.get(id) === iss ? id : undefined;
+    const id = this.idByIssuer.get(iss);
+    return id !== undefined && this.byId.get(id) === iss ? id : undefined;
   }
 
   issuerOf(id: string): string | undefined {
@@ -74,7 +82,8 @@ export class IssuerDirectory {
 
   /** Is a record of this issuer still valid here? Under `restrict`, only a configured issuer's are. */
   accepts(iss: string): boolean {
-    return !this.restrict || this.shortIdOf(iss) !== undefined;
+    // Every learned issuer, also one stored in full because its short id is shared.
+    return !this.restrict || this.known.has(iss);
   }
 
   entries(): Array<[string, string]> {

@@ -123,8 +123,8 @@ export class RedisTokenStore implements TokenStore {
     }
   }
 
-  private useKey(use: AssertionUse): string {
-    return this.keys.assertionUse(deviceTag(use.subject), use.iss, use.jti);
+  private useKey(use: AssertionUse, tag = deviceTag(use.subject)): string {
+    return this.keys.assertionUse(tag, use.iss, use.jti);
   }
 
   async consumeAssertion(use: AssertionUse, token?: NewAccessToken): Promise<ConsumeOutcome> {
@@ -136,7 +136,7 @@ export class RedisTokenStore implements TokenStore {
     const tokenTtl = token ? Math.ceil(Math.max(1, token.record.exp - now)) : 0;
     const code = await guarded('consume', () =>
       this.redis.agConsume(
-        this.useKey(use),
+        this.useKey(use, tag),
         this.keys.deviceNotBefore(tag),
         tokenKey,
         String(markTtl),

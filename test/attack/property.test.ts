@@ -145,11 +145,20 @@ describe('token verifier', () => {
         const escaped = JSON.stringify(name).replace(/[a-z]/, (c) => `\\u00${c.charCodeAt(0).toString(16)}`);
         const duplicated = `${withName.slice(0, -1)},${escaped}:0}`;
         expect(hasDuplicateMemberNames(duplicated)).toBe(true);
+        // The same name again as JSON.stringify writes it (often no backslash in the whole text).
+        expect(hasDuplicateMemberNames(`${withName.slice(0, -1)},${JSON.stringify(name)}:0}`)).toBe(true);
         // Same name nested one level down, inside an array: not a duplicate of the outer one.
         expect(hasDuplicateMemberNames(JSON.stringify({ ...obj, [name]: [{ [name]: value }] }))).toBe(false);
       }),
       { numRuns: 1000 },
     );
+  });
+
+  it('pure: the duplicate-member scan on empty strings, escapes and nesting', () => {
+    expect(hasDuplicateMemberNames('{"":1,"":2}')).toBe(true);
+    expect(hasDuplicateMemberNames('{"a":"","b":"","c":{"a":""}}')).toBe(false);
+    expect(hasDuplicateMemberNames('{"a\\"":1,"a\\u0022":2}')).toBe(true);
+    expect(hasDuplicateMemberNames('{"x":["a","a"],"y":"\\\\"}')).toBe(false);
   });
 
   it('pure: the arithmetic canonical-base64url check agrees with decode-and-re-encode', () => {

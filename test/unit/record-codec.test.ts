@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { decodeRecord, encodeRecord, IssuerDirectory } from '../../src/tokens/record-codec.js';
+import { decodeRecord, encodeRecord, IssuerDirectory, issuerIdOf } from '../../src/tokens/record-codec.js';
 import type { AccessTokenRecord } from '../../src/tokens/store.js';
 
 const ISS = 'https://mycompany.my.salesforce.com';
@@ -45,6 +45,29 @@ describe('access-token record codec (format 2)', () => {
     expect(text).toContain('https://other.example');
     expect(decodeRecord(text, open)).toEqual(other);
     expect(decodeRecord(text, trusted)).toBeNull();
+  });
+
+  it('two issuers sharing a short id both lose it: stored in full, each decoded as itself', () => {
+    const seen = new Map<string, string>();
+    let pair: [string, string] | undefined;
+    for (let n = 0; !pair; n++) {
+      const iss = `https://site-${n}.example`;
+      const id = issuerIdOf(iss);
+      const earlier = seen.get(id);
+      if (earlier) pair = [earlier, iss];
+      else seen.set(id, iss);
+    }
+    const [a, b] = pair;
+    const alone = new IssuerDirectory([a], true);
+    expect(alone.shortIdOf(a)).toBe(issuerIdOf(a));
+    expect(alone.shortIdOf(b)).toBeUndefined();
+    const both = new IssuerDirectory([a, b], true);
+    expect([both.shortIdOf(a), both.shortIdOf(b)]).toEqual([undefined, undefined]);
+    for (const iss of [a, b]) {
+      const text = encodeRecord({ ...base, iss }, both);
+      expect(text).toContain(iss);
+      expect(decodeRecord(text, both)).toEqual({ ...base, iss });
+    }
   });
 
   it('does not find a record whose issuer is no longer trusted or unknown', () => {
