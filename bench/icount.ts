@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { migrate } from '../src/tokens/schema.js';
 import { freePort, RedisServerProcess } from '../test/support/redis-server.js';
-import { issuerUrl, loadIdentity, saveIdentity, serveJwks } from './lib/issuer.js';
+import { startIssuer } from './lib/issuer.js';
 import { mintTokens } from './lib/mint-worker.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -149,15 +149,7 @@ function countsOf(text: string): { total: number; compiling: number } {
 
 async function main(): Promise<void> {
   if (spawnSync('valgrind', ['--version']).status !== 0) throw new Error('valgrind is needed (apt-get install -y valgrind)');
-  let identity = loadIdentity(cacheDir, () => 0);
-  let jwks = identity.port ? await serveJwks(identity) : false;
-  if (!jwks) {
-    identity = { ...identity, port: await freePort() };
-    saveIdentity(cacheDir, identity);
-    jwks = await serveJwks(identity);
-    if (!jwks) throw new Error('cannot serve the issuer JWKS');
-  }
-  const issuer = issuerUrl(identity);
+  const { identity, server: jwks, url: issuer } = await startIssuer(cacheDir, freePort);
   const now = Math.floor(Date.now() / 1000);
   const perTarget = 100 + Math.min(settings.warmup, 3000) + Math.min(settings.requests, 1000) + 100;
   const assetTokens = mintTokens({

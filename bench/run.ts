@@ -18,7 +18,7 @@ import { mintAccessToken } from '../src/tokens/access-token.js';
 import { encodeRecord, IssuerDirectory } from '../src/tokens/record-codec.js';
 import { RedisTokenStore } from '../src/tokens/redis-store.js';
 import { migrate } from '../src/tokens/schema.js';
-import { issuerUrl, loadIdentity, saveIdentity, serveJwks, tokenPool } from './lib/issuer.js';
+import { startIssuer, tokenPool } from './lib/issuer.js';
 import { runLoad, type NextRequest } from './lib/load.js';
 import { cpuMicrosOf, killLeftovers, startServer, type ServerProcess } from './lib/processes.js';
 import {
@@ -300,15 +300,7 @@ async function main(): Promise<void> {
   log(`assetgate bench: ${settings.rounds} rounds × ${settings.seconds} s, ${settings.connections} connections, ${cpus().length} cores`);
 
   // The issuer keeps its port between runs, since the port is part of `iss` in cached tokens.
-  let identity = loadIdentity(cacheDir, () => 0);
-  let jwksServer = identity.port ? await serveJwks(identity) : false;
-  if (!jwksServer) {
-    identity = { ...identity, port: await freePort() };
-    saveIdentity(cacheDir, identity);
-    jwksServer = await serveJwks(identity);
-    if (!jwksServer) throw new Error('cannot serve the issuer JWKS');
-  }
-  const issuer = issuerUrl(identity);
+  const { identity, server: jwksServer, url: issuer } = await startIssuer(cacheDir, freePort);
   const tokens = await tokenPool(cacheDir, identity, AUDIENCE, settings.tokens, (done, total) => status(`minting asset tokens (cached for later runs): ${done}/${total}`));
   const supply = new AssetTokenSupply(tokens);
   log(`asset tokens: ${tokens.length} ready (issuer ${issuer})`);

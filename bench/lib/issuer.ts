@@ -139,3 +139,19 @@ export async function tokenPool(
   writeFileSync(metaFile, JSON.stringify({ exp, count: tokens.length } satisfies PoolMeta));
   return tokens;
 }
+
+/**
+ * The run's issuer: the cached identity served on its remembered port, or on a new free port when
+ * that one is taken (the port is part of `iss`, so cached tokens of the old port are re-minted).
+ */
+export async function startIssuer(cacheDir: string, freePort: () => Promise<number>): Promise<{ identity: IssuerIdentity; server: Server; url: string }> {
+  let identity = loadIdentity(cacheDir, () => 0);
+  let server = identity.port ? await serveJwks(identity) : false;
+  if (!server) {
+    identity = { ...identity, port: await freePort() };
+    saveIdentity(cacheDir, identity);
+    server = await serveJwks(identity);
+    if (!server) throw new Error('cannot serve the issuer JWKS');
+  }
+  return { identity, server, url: issuerUrl(identity) };
+}
