@@ -10,7 +10,7 @@
  * whether a change of a few microseconds per request helps, which timings on a shared machine cannot.
  *
  * Settings (env): ICOUNT_TARGETS (project,floor; also: peer), ICOUNT_SCENARIOS (resource,introspection,
- * ingest,exchange), ICOUNT_REQUESTS (2000), ICOUNT_WARMUP (4000), ICOUNT_INFLIGHT (8),
+ * ingest,exchange), ICOUNT_REQUESTS (1000), ICOUNT_WARMUP (5000), ICOUNT_INFLIGHT (1),
  * ICOUNT_PROJECT_SERVER (another build's dist/src/server.js, for before/after), ICOUNT_PROJECT_ENV
  * (extra K=V,K=V for the project server), ICOUNT_KEEP=1 (keep the dumps, and name JIT code in them with
  * node's --perf-basic-prof map: see bench/icount-profile.ts).
@@ -40,9 +40,9 @@ const int = (name: string, fallback: number): number => (process.env[name] ? Num
 const settings = {
   targets: list('ICOUNT_TARGETS', 'project,floor'),
   scenarios: list('ICOUNT_SCENARIOS', 'resource,introspection,ingest,exchange'),
-  requests: int('ICOUNT_REQUESTS', 2000),
-  warmup: int('ICOUNT_WARMUP', 4000),
-  inflight: int('ICOUNT_INFLIGHT', 8),
+  requests: int('ICOUNT_REQUESTS', 1000),
+  warmup: int('ICOUNT_WARMUP', 5000),
+  inflight: int('ICOUNT_INFLIGHT', 1),
 };
 
 interface Request {
