@@ -10,7 +10,7 @@
  * whether a change of a few microseconds per request helps, which timings on a shared machine cannot.
  *
  * Settings (env): ICOUNT_TARGETS (project,floor; also: peer), ICOUNT_SCENARIOS (resource,introspection,
- * ingest,exchange), ICOUNT_REQUESTS (1000), ICOUNT_WARMUP (5000), ICOUNT_INFLIGHT (1),
+ * ingest,exchange; also bearer-ingest), ICOUNT_REQUESTS (1000), ICOUNT_WARMUP (5000), ICOUNT_INFLIGHT (1),
  * ICOUNT_PROJECT_SERVER (another build's dist/src/server.js, for before/after), ICOUNT_PROJECT_ENV
  * (extra K=V,K=V for the project server), ICOUNT_KEEP=1 (keep the dumps, and name JIT code in them with
  * node's --perf-basic-prof map: see bench/icount-profile.ts).
@@ -151,7 +151,8 @@ async function main(): Promise<void> {
   if (spawnSync('valgrind', ['--version']).status !== 0) throw new Error('valgrind is needed (apt-get install -y valgrind)');
   const { identity, server: jwks, url: issuer } = await startIssuer(cacheDir, freePort);
   const now = Math.floor(Date.now() / 1000);
-  const perTarget = 100 + Math.min(settings.warmup, 3000) + Math.min(settings.requests, 1000) + 100;
+  const spending = settings.scenarios.filter((s) => s === 'exchange' || s === 'bearer-ingest').length;
+  const perTarget = 100 + spending * (Math.min(settings.warmup, 3000) + Math.min(settings.requests, 1000)) + 100;
   const assetTokens = mintTokens({
     privatePem: identity.privatePem, kid: identity.kid, iss: issuer, aud: AUDIENCE, first: now * 100_000, count: perTarget * settings.targets.length,
     devices: 1000, nbf: now - 60, exp: now + 86400, deviceJwk: identity.deviceJwk,
@@ -196,12 +197,19 @@ async function main(): Promise<void> {
           introspection: { build: (n) => ({ method: 'POST', path: '/oauth2/introspect', headers: { 'content-type': FORM, authorization: BASIC }, body: `token=${sessions[n % 100]}` }), expected: 200 },
           ingest: { build: (n) => ({ method: 'POST', path: '/ingestapi', headers: { 'content-type': 'application/json', authorization: `Bearer ${sessions[n % 100]}` }, body: event(n) }), expected: 202 },
           exchange: { build: () => exchangeRequest(), expected: 200 },
+          // Bearer sequence: the asset token itself at /ingestapi (verified and consumed like an exchange).
+          'bearer-ingest': {
+            build: (n) => ({ method: 'POST', path: '/ingestapi', headers: { 'content-type': 'application/json', authorization: `Bearer ${asset()}` }, body: event(n) }),
+            expected: 202,
+          },
         };
         for (const s of settings.scenarios) {
           const scenario = scenarios[s];
           if (!scenario) throw new Error(`unknown scenario ${s}`);
-          const count = s === 'exchange' ? Math.min(settings.requests, 1000) : settings.requests;
-          const warm = s === 'exchange' ? Math.min(settings.warmup, 3000) : settings.warmup;
+          // Scenarios that spend an asset token per request are capped by the tokens minted per run.
+          const spends = s === 'exchange' || s === 'bearer-ingest';
+          const count = spends ? Math.min(settings.requests, 1000) : settings.requests;
+          const warm = spends ? Math.min(settings.warmup, 3000) : settings.warmup;
           process.stderr.write(`${name} ${s}: warm-up ${warm}, measured ${count}\n`);
           await drive(server.url, warm, scenario.build, scenario.expected);
           await dump(server);
