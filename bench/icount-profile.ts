@@ -9,6 +9,7 @@
  * TOP=n limits the rows (default 60).
  */
 import { readFileSync } from 'node:fs';
+import { selfCostsOf } from './lib/callgrind.js';
 
 type Symbolizer = (address: number) => string;
 
@@ -44,22 +45,15 @@ const normalized = (name: string, symbolize: Symbolizer): string =>
     .replace(/'\d+$/, '')
     .replace(/:\d+:\d+$/, '');
 
-/** Self cost per function: cost lines under fn=, not the inclusive line following calls=. */
+/** Self cost per function and request, JIT code named through the perf map. */
 function selfCosts(dumpFile: string, mapFile: string, requests: number): Map<string, number> {
   const symbolize = symbolizer(mapFile);
   const costs = new Map<string, number>();
-  let fn = '';
-  let afterCall = false;
-  for (const line of readFileSync(dumpFile, 'utf8').split('\n')) {
-    if (line.startsWith('fn=')) fn = normalized(line.slice(3), symbolize);
-    else if (line.startsWith('calls=')) afterCall = true;
-    else if (afterCall) afterCall = false;
-    else if (/^[0-9+*-]/.test(line)) {
-      const cost = Number(line.slice(line.lastIndexOf(' ') + 1));
-      if (!Number.isNaN(cost)) costs.set(fn, (costs.get(fn) ?? 0) + cost);
-    }
+  // Several raw names (JIT tiers of one function) can map to one normalized name: summed here.
+  for (const [raw, cost] of selfCostsOf(readFileSync(dumpFile, 'utf8'))) {
+    const name = normalized(raw, symbolize);
+    costs.set(name, (costs.get(name) ?? 0) + cost / requests);
   }
-  for (const [name, cost] of costs) costs.set(name, cost / requests);
   return costs;
 }
 

@@ -23,6 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { migrate } from '../src/tokens/schema.js';
 import { freePort, RedisServerProcess } from '../test/support/redis-server.js';
+import { selfCostsOf } from './lib/callgrind.js';
 import { startIssuer } from './lib/issuer.js';
 import { mintTokens } from './lib/mint-worker.js';
 
@@ -126,24 +127,14 @@ async function dump(server: Valgrinded): Promise<{ total: number; compiling: num
 }
 
 /** V8's optimizing compilers at work (still tiering up after the warm-up): counted apart. */
-const COMPILING = /^fn=.*(v8::internal::compiler::|v8::internal::maglev::|v8::internal::wasm::|v8::internal::Compiler::|v8::internal::Parser)/;
+const COMPILING = /v8::internal::compiler::|v8::internal::maglev::|v8::internal::wasm::|v8::internal::Compiler::|v8::internal::Parser/;
 
-/**
- * The dump's total, and the part spent in functions of V8's compilers (self cost: the cost lines
- * under their fn= header, not the inclusive lines after calls=).
- */
+/** The dump's total, and the part spent in functions of V8's compilers (self cost). */
 function countsOf(text: string): { total: number; compiling: number } {
   const totals = /^(?:summary|totals): (\d+)/m.exec(text);
   if (!totals) throw new Error('no totals in the dump');
   let compiling = 0;
-  let inCompiler = false;
-  let afterCall = false;
-  for (const line of text.split('\n')) {
-    if (line.startsWith('fn=')) inCompiler = COMPILING.test(line);
-    else if (line.startsWith('calls=')) afterCall = true;
-    else if (afterCall) afterCall = false;
-    else if (inCompiler && /^[0-9+*-]/.test(line)) compiling += Number(line.slice(line.lastIndexOf(' ') + 1)) || 0;
-  }
+  for (const [fn, cost] of selfCostsOf(text)) if (COMPILING.test(fn)) compiling += cost;
   return { total: Number(totals[1]), compiling };
 }
 

@@ -104,6 +104,7 @@ export function hasDuplicateMemberNames(json: string): boolean {
   }
   return false;
 }
+
 /** One JOSE segment -> a JSON object, or StrictJsonError. */
 export function parseStrictJsonObject(segment: string, alphabetChecked = false): Record<string, unknown> {
   const bytes = decodeCanonicalBase64url(segment, alphabetChecked);

@@ -34,8 +34,8 @@ export function renderErrors(logger: Logger, onThrown?: (thrown: unknown) => voi
         // The router answers methods it has never heard of (TRACE, PROPFIND...) with 501; for a
         // client that is the same mistake as any other wrong method (RFC 9110 §15.5.6), not a 5xx.
         if (status === 501) status = 405;
-        if (status === 404) ctx.body = { error: 'not_found', error_description: 'no such endpoint' };
-        else if (status === 405) ctx.body = { error: 'method_not_allowed', error_description: 'method not allowed here' };
+        if (status === 404) respondJson(ctx, { error: 'not_found', error_description: 'no such endpoint' });
+        else if (status === 405) respondJson(ctx, { error: 'method_not_allowed', error_description: 'method not allowed here' });
         ctx.status = status; // setting a body would otherwise turn the status into 200
       }
     } catch (thrown) {

@@ -44,9 +44,10 @@ function unpackUuid(packed: string): string {
 export class IssuerDirectory {
   private readonly byId = new Map<string, string>();
   private readonly ambiguous = new Set<string>();
+  /** The reverse of byId: only issuers that hold their short id alone. */
   private readonly idByIssuer = new Map<string, string>();
   /** Every issuer learned, with or without a short id. */
-  private readonly known = new Set<string>();
+  private readonly learned = new Set<string>();
 
   constructor(
     issuers: Iterable<string> = [],
@@ -57,7 +58,7 @@ export class IssuerDirectory {
 
   /** Adds an issuer; two issuers with the same id both lose the short form (stored in full). */
   learn(iss: string): void {
-    this.known.add(iss);
+    this.learned.add(iss);
     const id = issuerIdOf(iss);
     const known = this.byId.get(id);
     if (known === undefined && !this.ambiguous.has(id)) {
@@ -72,8 +73,7 @@ export class IssuerDirectory {
 
   /** The issuer's short id, if it has one; remembered from learn(), not hashed per record (issue 5). */
   shortIdOf(iss: string): string | undefined {
-    const id = this.idByIssuer.get(iss);
-    return id !== undefined && this.byId.get(id) === iss ? id : undefined;
+    return this.idByIssuer.get(iss);
   }
 
   issuerOf(id: string): string | undefined {
@@ -83,7 +83,7 @@ export class IssuerDirectory {
   /** Is a record of this issuer still valid here? Under `restrict`, only a configured issuer's are. */
   accepts(iss: string): boolean {
     // Every learned issuer, also one stored in full because its short id is shared.
-    return !this.restrict || this.known.has(iss);
+    return !this.restrict || this.learned.has(iss);
   }
 
   entries(): Array<[string, string]> {
