@@ -10,7 +10,7 @@
  * whether a change of a few microseconds per request helps, which timings on a shared machine cannot.
  *
  * Settings (env): ICOUNT_TARGETS (project,floor; also: peer), ICOUNT_SCENARIOS (resource,introspection,
- * ingest,exchange; also bearer-ingest), ICOUNT_REQUESTS (1000), ICOUNT_WARMUP (5000), ICOUNT_INFLIGHT (1),
+ * ingest,exchange; also token-exchange, bearer-ingest), ICOUNT_REQUESTS (1000), ICOUNT_WARMUP (5000), ICOUNT_INFLIGHT (1),
  * ICOUNT_PROJECT_SERVER (another build's dist/src/server.js, for before/after), ICOUNT_PROJECT_ENV
  * (extra K=V,K=V for the project server), ICOUNT_KEEP=1 (keep the dumps, and name JIT code in them with
  * node's --perf-basic-prof map: see bench/icount-profile.ts).
@@ -35,6 +35,10 @@ const INTROSPECTION_CLIENT = 'bench-rs:bench-secret-0123456789';
 const BASIC = `Basic ${Buffer.from(INTROSPECTION_CLIENT).toString('base64')}`;
 const FORM = 'application/x-www-form-urlencoded';
 const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
+const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const JWT_TYPE = 'urn:ietf:params:oauth:token-type:jwt';
+/** Scenarios that spend a fresh asset token per request (capped by the tokens minted per run). */
+const SPENDING = new Set(['exchange', 'token-exchange', 'bearer-ingest']);
 
 const list = (name: string, fallback: string): string[] => (process.env[name] ?? fallback).split(',').map((s) => s.trim()).filter(Boolean);
 const int = (name: string, fallback: number): number => (process.env[name] ? Number(process.env[name]) : fallback);
@@ -142,7 +146,7 @@ async function main(): Promise<void> {
   if (spawnSync('valgrind', ['--version']).status !== 0) throw new Error('valgrind is needed (apt-get install -y valgrind)');
   const { identity, server: jwks, url: issuer } = await startIssuer(cacheDir, freePort);
   const now = Math.floor(Date.now() / 1000);
-  const spending = settings.scenarios.filter((s) => s === 'exchange' || s === 'bearer-ingest').length;
+  const spending = settings.scenarios.filter((s) => SPENDING.has(s)).length;
   const perTarget = 100 + spending * (Math.min(settings.warmup, 3000) + Math.min(settings.requests, 1000)) + 100;
   const assetTokens = mintTokens({
     privatePem: identity.privatePem, kid: identity.kid, iss: issuer, aud: AUDIENCE, first: now * 100_000, count: perTarget * settings.targets.length,
@@ -188,6 +192,12 @@ async function main(): Promise<void> {
           introspection: { build: (n) => ({ method: 'POST', path: '/oauth2/introspect', headers: { 'content-type': FORM, authorization: BASIC }, body: `token=${sessions[n % 100]}` }), expected: 200 },
           ingest: { build: (n) => ({ method: 'POST', path: '/ingestapi', headers: { 'content-type': 'application/json', authorization: `Bearer ${sessions[n % 100]}` }, body: event(n) }), expected: 202 },
           exchange: { build: () => exchangeRequest(), expected: 200 },
+          // RFC 8693, the same body as the load bench's token-exchange scenario.
+          'token-exchange': {
+            build: () => ({ method: 'POST', path: '/oauth2/token', headers: { 'content-type': FORM },
+              body: `grant_type=${encodeURIComponent(TOKEN_EXCHANGE)}&subject_token=${asset()}&subject_token_type=${encodeURIComponent(JWT_TYPE)}&client_id=bench-device` }),
+            expected: 200,
+          },
           // Bearer sequence: the asset token itself at /ingestapi (verified and consumed like an exchange).
           'bearer-ingest': {
             build: (n) => ({ method: 'POST', path: '/ingestapi', headers: { 'content-type': 'application/json', authorization: `Bearer ${asset()}` }, body: event(n) }),
@@ -198,7 +208,7 @@ async function main(): Promise<void> {
           const scenario = scenarios[s];
           if (!scenario) throw new Error(`unknown scenario ${s}`);
           // Scenarios that spend an asset token per request are capped by the tokens minted per run.
-          const spends = s === 'exchange' || s === 'bearer-ingest';
+          const spends = SPENDING.has(s);
           const count = spends ? Math.min(settings.requests, 1000) : settings.requests;
           const warm = spends ? Math.min(settings.warmup, 3000) : settings.warmup;
           process.stderr.write(`${name} ${s}: warm-up ${warm}, measured ${count}\n`);

@@ -3,7 +3,7 @@ import type { Context, Next } from 'koa';
 import type { ClientCredential } from '../config.js';
 import { CLIENT_AUTH_BASIC, CLIENT_AUTH_POST } from './constants.js';
 import { InvalidClient, InvalidRequest } from './errors.js';
-import type { FormParams } from './form.js';
+import { formDecode, type FormParams } from './form.js';
 
 export type ClientAuthMethod = typeof CLIENT_AUTH_BASIC | typeof CLIENT_AUTH_POST;
 
@@ -48,15 +48,6 @@ export class ClientRegistry {
     const expected = this.digests.get(id);
     const matches = secretMatches(secret, expected ?? this.decoy);
     return matches && expected !== undefined;
-  }
-}
-
-/** application/x-www-form-urlencoded decoding of one value ('+' is a space); null when not decodable. */
-function formDecode(value: string): string | null {
-  try {
-    return decodeURIComponent(value.replace(/\+/g, ' '));
-  } catch {
-    return null;
   }
 }
 
