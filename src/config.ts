@@ -46,6 +46,15 @@ export const issuerUrl = z.string().superRefine((value, ctx) => {
   }
 });
 
+/** How long a command or a connection attempt may take before the request gets its 503. */
+export interface RedisTimeouts {
+  commandMs: number;
+  connectMs: number;
+}
+
+/** Defaults of REDIS_COMMAND_TIMEOUT_MS and REDIS_CONNECT_TIMEOUT_MS, also of createRedisClient(url) used directly. */
+export const DEFAULT_REDIS_TIMEOUTS: RedisTimeouts = { commandMs: 2000, connectMs: 2000 };
+
 export const EnvSchema = z.object({
   NODE_ENV: z.string().default('development'),
   PORT: intSetting(0, 65535).default(3000),
@@ -62,8 +71,8 @@ export const EnvSchema = z.object({
   REDIS_PASSWORD: z.string().min(1).optional(),
   REDIS_SENTINEL_PASSWORD: z.string().min(1).optional(),
   REDIS_TLS: z.enum(['true', 'false', '1', '0']).optional(),
-  REDIS_COMMAND_TIMEOUT_MS: intSetting(50, 60_000).default(2000),
-  REDIS_CONNECT_TIMEOUT_MS: intSetting(50, 60_000).default(2000),
+  REDIS_COMMAND_TIMEOUT_MS: intSetting(50, 60_000).default(DEFAULT_REDIS_TIMEOUTS.commandMs),
+  REDIS_CONNECT_TIMEOUT_MS: intSetting(50, 60_000).default(DEFAULT_REDIS_TIMEOUTS.connectMs),
   WORKERS: intSetting(1, 256).optional(),
   RESOURCE_CACHE_TTL_MS: intSetting(0, 60_000).default(0),
   RESOURCE_CACHE_MAX_ENTRIES: intSetting(1, 10_000_000).default(100_000),
@@ -216,12 +225,6 @@ export interface RedisAuth {
   username?: string;
   password?: string;
   tls: boolean;
-}
-
-/** How long a command or a connection attempt may take before the request gets its 503. */
-export interface RedisTimeouts {
-  commandMs: number;
-  connectMs: number;
 }
 
 export type RedisTopology = (

@@ -4,7 +4,7 @@ import { applyClaimsPolicy, checkRegisteredClaims, type AssetClaims, type Claims
 import type { TrustedIssuers } from './issuers.js';
 import { IssuerUnavailableError, UnknownKeyError } from './jwks.js';
 import { AssertionRejected, rejectionFromJose } from './rejections.js';
-import { endsCanonically, parseStrictJsonObject, StrictJsonError } from './strict-json.js';
+import { endsCanonically, parseStrictJsonObject, StrictJsonError, type SegmentOptions } from './strict-json.js';
 
 export interface VerifyContext {
   issuers: TrustedIssuers;
@@ -25,6 +25,8 @@ const REFUSED_HEADER_PARAMETERS = ['crit', 'b64', 'enc', 'zip'] as const;
 
 // The signature may be empty here so that `alg: none` is refused by the algorithm check by name.
 const JWS_COMPACT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+// JWS_COMPACT has matched every character against the base64url alphabet: not scanned again.
+const ALPHABET_CHECKED: SegmentOptions = { alphabetChecked: true };
 
 function unverifiedParts(token: string, maxBytes: number): { header: JWSHeaderParameters; payload: JWTPayload } {
   if (token.length > maxBytes) throw new AssertionRejected('too_large', 'assertion is too large');
@@ -33,9 +35,8 @@ function unverifiedParts(token: string, maxBytes: number): { header: JWSHeaderPa
   if (!JWS_COMPACT.test(token)) throw new AssertionRejected('malformed', 'assertion is not a compact JWS (three base64url parts)');
   const [headerPart, payloadPart, signaturePart] = parts as [string, string, string];
   try {
-    // JWS_COMPACT has matched every character against the base64url alphabet: not scanned again.
-    const header = parseStrictJsonObject(headerPart, true) as JWSHeaderParameters;
-    const payload = parseStrictJsonObject(payloadPart, true) as JWTPayload;
+    const header = parseStrictJsonObject(headerPart, ALPHABET_CHECKED) as JWSHeaderParameters;
+    const payload = parseStrictJsonObject(payloadPart, ALPHABET_CHECKED) as JWTPayload;
     if (!endsCanonically(signaturePart)) throw new StrictJsonError('signature is not canonical base64url');
     return { header, payload };
   } catch (err) {

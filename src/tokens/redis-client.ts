@@ -1,6 +1,6 @@
 import type { Writable } from 'node:stream';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
-import type { RedisTopology } from '../config.js';
+import { DEFAULT_REDIS_TIMEOUTS, type RedisTopology } from '../config.js';
 
 /** Standalone, Sentinel-managed or Cluster: the store code is the same for all three. */
 export type RedisConnection = Redis | Cluster;
@@ -14,8 +14,8 @@ const FAIL_FAST: RedisOptions = {
   enableAutoPipelining: false,
   enableOfflineQueue: false,
   maxRetriesPerRequest: 1,
-  connectTimeout: 2000,
-  commandTimeout: 2000,
+  connectTimeout: DEFAULT_REDIS_TIMEOUTS.connectMs,
+  commandTimeout: DEFAULT_REDIS_TIMEOUTS.commandMs,
   retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 5), 1000),
 };
 
