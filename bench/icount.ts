@@ -9,7 +9,7 @@
  * Complements `npm run bench` (req/s, latency, memory against floor and peer): use it to decide
  * whether a change of a few microseconds per request helps, which timings on a shared machine cannot.
  *
- * Settings (env): ICOUNT_TARGETS (project,floor; also: peer), ICOUNT_SCENARIOS (resource,introspection,
+ * Settings (env): ICOUNT_TARGETS (project,floor; also: peer, and koa: koa alone, bench/floor/bare-koa.ts), ICOUNT_SCENARIOS (resource,introspection,
  * ingest,exchange; also token-exchange, bearer-ingest), ICOUNT_REQUESTS (1000), ICOUNT_WARMUP (5000), ICOUNT_INFLIGHT (1),
  * ICOUNT_PROJECT_SERVER (another build's dist/src/server.js, for before/after), ICOUNT_PROJECT_ENV
  * (extra K=V,K=V for the project server), ICOUNT_KEEP=1 (keep the dumps, and name JIT code in them with
@@ -169,6 +169,8 @@ async function main(): Promise<void> {
         REDIS_COMMAND_TIMEOUT_MS: '30000', REDIS_CONNECT_TIMEOUT_MS: '30000', JWKS_TIMEOUT_MS: '30000', ...extra },
     },
     floor: { script: join(root, 'dist/bench/floor/server.js'), env: { ...common, ISSUER: issuer, AUDIENCE, INTROSPECTION_CLIENT } },
+    // koa alone: a constant answer, nothing verified or stored (what every koa app pays per request).
+    koa: { script: join(root, 'dist/bench/floor/bare-koa.js'), env: {} },
     peer: { script: join(root, 'dist/bench/peer/server.js'), env: { ...common, ISSUER: issuer, AUDIENCE, INTROSPECTION_CLIENT, PEER_ISSUER: PUBLIC_URL } },
   };
 
