@@ -9,8 +9,9 @@
  * Complements `npm run bench` (req/s, latency, memory against floor and peer): use it to decide
  * whether a change of a few microseconds per request helps, which timings on a shared machine cannot.
  *
- * Settings (env): ICOUNT_TARGETS (project,floor; also: peer, and koa: koa alone, bench/floor/bare-koa.ts), ICOUNT_SCENARIOS (resource,introspection,
- * ingest,exchange; also token-exchange, bearer-ingest), ICOUNT_REQUESTS (1000), ICOUNT_WARMUP (5000), ICOUNT_INFLIGHT (1),
+ * Settings (env): ICOUNT_TARGETS (project,floor; also: peer, and koa: koa alone, bench/floor/bare-koa.ts),
+ * ICOUNT_SCENARIOS (resource,introspection,ingest,exchange; also token-exchange, bearer-ingest),
+ * ICOUNT_REQUESTS (1000), ICOUNT_WARMUP (5000), ICOUNT_INFLIGHT (1),
  * ICOUNT_PROJECT_SERVER (another build's dist/src/server.js, for before/after), ICOUNT_PROJECT_ENV
  * (extra K=V,K=V for the project server), ICOUNT_KEEP=1 (keep the dumps, and name JIT code in them with
  * node's --perf-basic-prof map: see bench/icount-profile.ts).
