@@ -29,24 +29,19 @@ export function parseFormBody(body: string): FormParams {
 /**
  * One `name=value` of an application/x-www-form-urlencoded body (WHATWG URL §5.1), always decoded
  * exactly as URLSearchParams decodes it (issue 5: URLSearchParams walks the text in JavaScript,
- * about 6 us for an assertion and 4 us for a short escaped pair like the grant type):
- * - without `%` or `+` decoding changes nothing, so the text is split as it is;
- * - with escapes that are all well-formed UTF-8, `+` to space then decodeURIComponent gives the same
- *   text as URLSearchParams (both split at the first `=` before decoding);
- * - anything else (a stray `%`, bytes that are not UTF-8, an escaped surrogate), where
- *   decodeURIComponent throws and URLSearchParams keeps or replaces characters, goes to
- *   URLSearchParams itself.
+ * about 6 us for an assertion and 4 us for a short escaped pair like the grant type). Both split at
+ * the first `=` before decoding; formDecode gives URLSearchParams' text wherever it succeeds (no
+ * escape, or escapes that are well-formed UTF-8). Anything else (a stray `%`, bytes that are not
+ * UTF-8, an escaped surrogate), where URLSearchParams keeps or replaces characters, goes to
+ * URLSearchParams itself.
  */
 function formPair(pair: string): [string, string] {
   const eq = pair.indexOf('=');
-  const name = eq === -1 ? pair : pair.slice(0, eq);
-  const value = eq === -1 ? '' : pair.slice(eq + 1);
-  if (!pair.includes('%') && !pair.includes('+')) return [name, value];
-  const decodedName = formDecode(name);
-  const decodedValue = formDecode(value);
-  if (decodedName !== null && decodedValue !== null) return [decodedName, decodedValue];
-  for (const entry of new URLSearchParams(pair)) return entry;
-  return [name, value]; // not reached: a non-empty pair is always one entry
+  const name = formDecode(eq === -1 ? pair : pair.slice(0, eq));
+  const value = formDecode(eq === -1 ? '' : pair.slice(eq + 1));
+  if (name !== null && value !== null) return [name, value];
+  const [entry] = new URLSearchParams(pair); // a pair without '&' is exactly one entry
+  return entry!;
 }
 
 /**

@@ -90,7 +90,7 @@ export function connectRedis(topology: RedisTopology, overrides: RedisOptions = 
       const cluster = new Cluster(topology.nodes, {
         enableOfflineQueue: overrides.enableOfflineQueue ?? false,
         clusterRetryStrategy: (times) => Math.min(100 * times, 1000),
-        slotsRefreshTimeout: 2000,
+        slotsRefreshTimeout: topology.timeouts.commandMs, // CLUSTER SLOTS is a command like any other
         redisOptions: { ...FAIL_FAST, ...connectionOptions(topology), ...overrides },
       });
       cluster.on('+node', (node: Redis) => coalesced(node));
