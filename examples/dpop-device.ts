@@ -2,8 +2,8 @@
  * A device that proves possession of its key on every request (RFC 9449 DPoP), against assetgate
  * running with its development defaults (embedded development issuer):
  *
- *   npm start                                   # in one shell
- *   npm run build && node dist/examples/dpop-device.js http://localhost:3000
+ *   npm run build && npm start                       # in one shell
+ *   npm run example:dpop-device -- http://localhost:3000
  *
  * 1. The device creates its key pair. A real device keeps the private half in secure storage; its
  *    public half is what Salesforce puts in the asset token's `cnf.jwk` (RFC 7800).
