@@ -27,7 +27,8 @@ import { serveOpenApi } from './oauth/openapi.js';
 import { renderErrors } from './oauth/render-error.js';
 import { revocationEndpoint } from './oauth/revoke.js';
 import { tokenEndpoint } from './oauth/token-endpoint.js';
-import { authenticate, requireAuthorization, type GuardDeps } from './resource/guard.js';
+import { requireBearerSecret } from './resource/bearer-secret.js';
+import { authenticate, requireAuthorization, resourceChallenge, type GuardDeps } from './resource/guard.js';
 import { parseJsonBody } from './resource/json-body.js';
 import { ingestEvent, showResource } from './resource/routes.js';
 import type { IngestStream, TokenStore } from './tokens/store.js';
@@ -82,7 +83,7 @@ export function createApp(deps: AppDeps): Koa {
     observer: metrics.assertionObserver('token', activity),
     failureLimits,
   };
-  const guard: GuardDeps = { realm: config.realm, store: deps.resourceStore ?? store, verify, clock, dpop, observer: metrics.assertionObserver('resource', activity), failureLimits };
+  const guard: GuardDeps = { challenge: resourceChallenge(config.realm, dpop), store: deps.resourceStore ?? store, verify, clock, dpop, observer: metrics.assertionObserver('resource', activity), failureLimits };
   const grants = grantRegistry([jwtBearerGrant(sessions), tokenExchangeGrant(sessions)]);
   const resourceServers: ResourceServerEndpointDeps = {
     store,
@@ -117,7 +118,10 @@ export function createApp(deps: AppDeps): Koa {
   );
   router.get(PATHS.healthz, healthz);
   router.get(PATHS.readyz, readyz(store));
-  router.get(PATHS.metrics, metricsEndpoint(metrics, config.metricsToken, config.realm));
+  router.get(
+    PATHS.metrics,
+    config.metricsToken === undefined ? metricsEndpoint(metrics) : steps(requireBearerSecret(config.metricsToken, config.realm), metricsEndpoint(metrics)),
+  );
   if (activity) {
     router.get(DASHBOARD_PATHS.page, dashboardPage);
     router.get(DASHBOARD_PATHS.script, dashboardScript);

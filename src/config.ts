@@ -1,6 +1,9 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
-import { DEFAULT_DPOP_ALGORITHMS, DPOP_ALLOWED_ALGORITHMS } from './dpop/constants.js';
+import { DEFAULT_CLOCK_SKEW_SECONDS } from './clock.js';
+import { DEFAULT_DPOP_ALGORITHMS, DEFAULT_DPOP_IAT_WINDOW_SECONDS, DPOP_ALLOWED_ALGORITHMS } from './dpop/constants.js';
+import { DEFAULT_REALM } from './oauth/constants.js';
+import { DEFAULT_KEY_PREFIX } from './tokens/keys.js';
 import { PROOF_OF_POSSESSION_POLICIES, type ProofOfPossession } from './dpop/policy.js';
 import { jwksUrlOf } from './assertion/issuers.js';
 
@@ -79,11 +82,11 @@ export const EnvSchema = z.object({
   REDIS_KEY_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9:_-]*$/, { error: 'may hold only letters, digits, ":", "_" and "-"' })
-    .default('ag:'),
+    .default(DEFAULT_KEY_PREFIX),
   TRUSTED_ISSUERS: z.string().optional(),
   TOKEN_AUDIENCES: z.string().optional(),
   ASSERTION_ALGORITHMS: z.string().default('RS256'),
-  CLOCK_SKEW_SECONDS: intSetting(0, 600).default(30),
+  CLOCK_SKEW_SECONDS: intSetting(0, 600).default(DEFAULT_CLOCK_SKEW_SECONDS),
   ACCESS_TOKEN_TTL_SECONDS: intSetting(1, 86400).default(3600),
   MAX_ASSERTION_LIFETIME_SECONDS: intSetting(60, 365 * 86400).default(30 * 86400),
   ASSERTION_MAX_BYTES: intSetting(512, 64 * 1024).default(16 * 1024),
@@ -96,14 +99,14 @@ export const EnvSchema = z.object({
   INGEST_STREAM_MAXLEN: intSetting(1, 1_000_000_000).default(1_000_000),
   INGEST_MAX_BYTES: intSetting(1, 64 * 1024 * 1024).default(1024 * 1024),
   FORM_MAX_BYTES: intSetting(1024, 1024 * 1024).default(64 * 1024),
-  REALM: z.string().regex(/^[\x20\x21\x23-\x5B\x5D-\x7E]+$/, { error: 'must be printable ASCII without quotes or backslashes' }).default('assetgate'),
+  REALM: z.string().regex(/^[\x20\x21\x23-\x5B\x5D-\x7E]+$/, { error: 'must be printable ASCII without quotes or backslashes' }).default(DEFAULT_REALM),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SHUTDOWN_GRACE_MS: intSetting(0, 600000).default(10000),
   INTROSPECTION_CLIENTS: z.string().optional(),
   ADMIN_API_KEY: z.string().optional(),
   PROOF_OF_POSSESSION: z.enum(PROOF_OF_POSSESSION_POLICIES, { error: 'must be off, optional or required' }).default('optional'),
   DPOP_ALGORITHMS: z.string().default(DEFAULT_DPOP_ALGORITHMS.join(',')),
-  DPOP_IAT_WINDOW_SECONDS: intSetting(1, 3600).default(60),
+  DPOP_IAT_WINDOW_SECONDS: intSetting(1, 3600).default(DEFAULT_DPOP_IAT_WINDOW_SECONDS),
   DPOP_NONCE_SECRET: z.string().min(32, { error: 'must be at least 32 characters (a random secret shared by every instance)' }).optional(),
   DPOP_NONCE_LIFETIME_SECONDS: intSetting(10, 86400).default(300),
   METRICS_TOKEN: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),

@@ -1,10 +1,9 @@
 import type { Context, Middleware, Next } from 'koa';
 import { z } from 'zod';
 import type { Clock } from '../clock.js';
-import { InvalidRequest, InvalidToken, MissingCredentials, UnsupportedMediaType, type OAuthError } from '../oauth/errors.js';
-import { secretDigest, secretMatches } from '../oauth/client-auth.js';
+import { InvalidRequest, UnsupportedMediaType } from '../oauth/errors.js';
 import { bodyMediaType, isJsonMediaType, readBody } from '../oauth/form.js';
-import { bearerChallenge } from '../resource/challenge.js';
+import { requireBearerSecret } from '../resource/bearer-secret.js';
 import type { TokenStore } from '../tokens/store.js';
 import { revokeDeviceSessions, type DeviceRevocationRequest } from './device-revocation.js';
 
@@ -14,28 +13,6 @@ export interface AdminDeps {
   store: TokenStore;
   clock: Clock;
   maxBodyBytes: number;
-}
-
-function challenged<E extends OAuthError>(err: E, realm: string): E {
-  err.headers['WWW-Authenticate'] = bearerChallenge(realm, err.code ? { code: err.code, description: err.description } : undefined);
-  return err;
-}
-
-/**
- * The admin API has its own credential (ADMIN_API_KEY), sent as `Authorization: Bearer <key>` and
- * compared in constant time over fixed-length digests. RFC 6750 §3 challenges on failure.
- */
-export function requireAdminKey(apiKey: string, realm: string) {
-  const expected = secretDigest(apiKey);
-  return async function requireAdminKeyMiddleware(ctx: Context, next: Next): Promise<void> {
-    const header = ctx.get('authorization');
-    if (header === '') throw challenged(new MissingCredentials('admin credentials required'), realm);
-    const match = /^Bearer +(\S+)$/i.exec(header);
-    if (!match || !secretMatches(match[1]!, expected)) {
-      throw challenged(new InvalidToken('admin credentials are invalid', { debug: 'wrong or malformed admin key' }), realm);
-    }
-    await next();
-  };
 }
 
 const RevokeBody = z
@@ -78,5 +55,6 @@ export function revokeDevice(deps: Pick<AdminDeps, 'store' | 'clock'>) {
 
 /** POST /admin/devices/{did}/revoke as a pipeline of named middlewares. */
 export function deviceRevocationEndpoint(deps: AdminDeps): Middleware[] {
-  return [requireAdminKey(deps.apiKey, deps.realm), parseRevokeBody(deps.maxBodyBytes), revokeDevice(deps)];
+  // The admin API has its own credential (ADMIN_API_KEY), never an access token or a client secret.
+  return [requireBearerSecret(deps.apiKey, deps.realm), parseRevokeBody(deps.maxBodyBytes), revokeDevice(deps)];
 }

@@ -1,5 +1,4 @@
 /** RFC 9449 identifiers, one source of truth. */
-export const DPOP_SCHEME = 'DPoP'; // §7.1 authorization scheme and challenge
 export const DPOP_HEADER = 'dpop'; // §4.1 request header (lower case: Node's header keys)
 export const DPOP_NONCE_HEADER = 'DPoP-Nonce'; // §8.1
 export const DPOP_JWT_TYPE = 'dpop+jwt'; // §4.2 `typ`
@@ -9,6 +8,8 @@ export const TOKEN_TYPE_BEARER = 'Bearer';
 /** Asymmetric algorithms a proof may use (§4.2: never `none`, never a MAC). */
 export const DPOP_ALLOWED_ALGORITHMS = ['ES256', 'ES384', 'ES512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'EdDSA', 'Ed25519'];
 export const DEFAULT_DPOP_ALGORITHMS = ['ES256', 'RS256', 'PS256', 'EdDSA'];
+/** How old a proof's iat may be, on top of the clock skew, when nothing else is configured. */
+export const DEFAULT_DPOP_IAT_WINDOW_SECONDS = 60;
 
 /** A proof holds one public key and a few claims; anything larger is not a proof. */
 export const DPOP_PROOF_MAX_BYTES = 8 * 1024;

@@ -1,24 +1,24 @@
-import type { RedisConnection } from '../tokens/redis-client.js';
 import type { Context, Middleware, Next } from 'koa';
-import type { Clock } from '../clock.js';
 import { LRUCache } from 'lru-cache';
-import { systemClock } from '../clock.js';
-import { DEFAULT_DPOP_ALGORITHMS, DPOP_HEADER } from '../dpop/constants.js';
-import { DpopProofRejected, verifyDpopProof, type DpopVerifierDeps } from '../dpop/proof.js';
-import { InsufficientScope, InvalidDpopProofAtResource, InvalidRequest, InvalidToken, MissingCredentials, TemporarilyUnavailable, type OAuthError } from '../oauth/errors.js';
-import { toOAuthError } from '../oauth/render-error.js';
-import { bearerChallenge, dpopChallenge } from '../resource/challenge.js';
-import { RedisTokenStore } from '../tokens/redis-store.js';
+import { DEFAULT_CLOCK_SKEW_SECONDS, systemClock, type Clock } from '../clock.js';
+import { DEFAULT_DPOP_ALGORITHMS, DEFAULT_DPOP_IAT_WINDOW_SECONDS, DPOP_HEADER } from '../dpop/constants.js';
+import { DpopProofRejected, verifyDpopProof, type DpopProofReplay, type DpopVerifierDeps } from '../dpop/proof.js';
+import { DEFAULT_REALM } from '../oauth/constants.js';
+import { respondWithError } from '../oauth/error-response.js';
+import { InsufficientScope, InvalidDpopProofAtResource, InvalidToken, OAuthError, ServerError, TemporarilyUnavailable } from '../oauth/errors.js';
+import { challengeFor } from '../resource/challenge.js';
+import { readCredentials } from '../resource/credentials.js';
+import { DEFAULT_KEY_PREFIX } from '../tokens/keys.js';
 import type { DpopProofUse } from '../tokens/store.js';
-
-type DpopProofOutcome = 'accepted' | 'replayed';
 import { GuardUnavailableError, type DeviceClaims, type TokenResolver } from './claims.js';
 import { introspectionResolver, type IntrospectionClientOptions } from './introspection-resolver.js';
+import { redisTokenReader, type GuardRedis } from './redis-reader.js';
 import { redisResolver } from './redis-resolver.js';
 
 export type { DeviceClaims, TokenResolver } from './claims.js';
 export { GuardUnavailableError } from './claims.js';
 export type { IntrospectionClientOptions } from './introspection-resolver.js';
+export type { GuardRedis } from './redis-reader.js';
 
 interface CommonGuardOptions {
   /** RFC 6750 realm of the challenges. Default "assetgate". */
@@ -45,9 +45,15 @@ interface CommonGuardOptions {
 /** Reads assetgate's Redis directly: no staleness after a revocation. */
 export interface RedisGuardOptions extends CommonGuardOptions {
   mode: 'redis';
-  redis: RedisConnection;
+  /** A connection to assetgate's Redis (an ioredis Redis or Cluster). */
+  redis: GuardRedis;
   /** assetgate's REDIS_KEY_PREFIX. Default "ag:". */
   keyPrefix?: string;
+  /**
+   * How long the list of issuers assetgate trusts is reused before it is read again: the longest a
+   * session of an issuer dropped from TRUSTED_ISSUERS is still accepted here. Default 5000 ms.
+   */
+  issuerRefreshMs?: number;
   clock?: Clock;
 }
 
@@ -58,46 +64,15 @@ export interface IntrospectionGuardOptions extends CommonGuardOptions, Introspec
 
 export type AssetgateGuardOptions = RedisGuardOptions | IntrospectionGuardOptions;
 
-type Scheme = 'Bearer' | 'DPoP';
-const SCHEMES: Record<string, Scheme> = { bearer: 'Bearer', dpop: 'DPoP' };
-const TOKEN68 = /^[A-Za-z0-9\-._~+/]+=*$/;
-
-/** One challenge per scheme this guard accepts (DPoP only when configured), the error on the scheme used. */
-function challenged<E extends OAuthError>(err: E, realm: string, scheme: Scheme | 'any', algorithms: readonly string[] | undefined): E {
-  const error = err.code ? { code: err.code, description: err.description } : undefined;
-  const challenges = [];
-  if (scheme !== 'DPoP') challenges.push(bearerChallenge(realm, scheme === 'Bearer' ? error : undefined));
-  if (scheme === 'DPoP' || (scheme === 'any' && algorithms)) {
-    challenges.push(dpopChallenge(realm, algorithms ?? DEFAULT_DPOP_ALGORITHMS, scheme === 'DPoP' ? error : undefined));
-  }
-  err.headers['WWW-Authenticate'] = challenges.join(', ');
-  return err;
-}
-
-/** RFC 6750 §2.1 / RFC 9449 §7.1: `Bearer <token>` or `DPoP <token>`. */
-function parseAuthorization(header: string, fail: (err: OAuthError, scheme: Scheme | 'any') => OAuthError): { scheme: Scheme; token: string } {
-  if (header === '') throw fail(new MissingCredentials('authentication required'), 'any');
-  const match = /^([A-Za-z]+) +(\S+)$/.exec(header);
-  if (!match || header.length > 16 * 1024) throw fail(new InvalidRequest('Authorization header is malformed'), 'any');
-  const scheme = SCHEMES[match[1]!.toLowerCase()];
-  if (!scheme) throw fail(new MissingCredentials('Bearer or DPoP authentication required'), 'any');
-  if (!TOKEN68.test(match[2]!)) throw fail(new InvalidRequest('token is malformed'), scheme);
-  return { scheme, token: match[2]! };
-}
-
-/** A proof's jti is single use per key: in assetgate's Redis (redis mode) or per process (introspection mode). */
-function proofReplayStore(options: AssetgateGuardOptions): { consumeDpopProof(use: DpopProofUse): Promise<DpopProofOutcome> } {
-  if (options.mode === 'redis') {
-    return new RedisTokenStore(options.redis, { keyPrefix: options.keyPrefix ?? 'ag:', revocationMarkTtlMs: 1, clock: options.clock ?? systemClock });
-  }
+/** Introspection mode has no shared store: a proof's jti is single use per process. */
+function processProofReplay(clock: Clock): DpopProofReplay {
   const seen = new LRUCache<string, true>({ max: 100_000, ttlAutopurge: false });
-  const clock = systemClock;
   return {
-    async consumeDpopProof(use: DpopProofUse): Promise<DpopProofOutcome> {
+    consumeDpopProof(use: DpopProofUse): Promise<'accepted' | 'replayed'> {
       const key = `${use.jkt}\n${use.jti}`;
-      if (seen.has(key)) return 'replayed';
+      if (seen.has(key)) return Promise.resolve('replayed');
       seen.set(key, true, { ttl: Math.max(1000, use.forgetAtMs - clock.now()) });
-      return 'accepted';
+      return Promise.resolve('accepted');
     },
   };
 }
@@ -107,30 +82,47 @@ function hasScopes(granted: string | undefined, required: readonly string[]): bo
   return required.every((s) => have.has(s));
 }
 
+/** What the guard answers for anything thrown: its own refusals as they are, a 503 when the token's state cannot be learnt, else a 500 without internals. */
+function guardError(thrown: unknown): OAuthError {
+  if (thrown instanceof OAuthError) return thrown;
+  if (thrown instanceof GuardUnavailableError) return new TemporarilyUnavailable('token state cannot be checked, retry later', { debug: thrown.message });
+  return new ServerError('internal error', { debug: (thrown as Error)?.stack ?? String(thrown) });
+}
+
 /**
  * Koa middleware for other services: accepts `Authorization: Bearer <assetgate access token>`, puts
  * the device's claims on ctx.state.device, and answers RFC 6750 errors itself (401 with a Bearer
  * challenge, 403 insufficient_scope, 503 with Retry-After when the token's state cannot be learnt).
  */
 export function assetgateGuard(options: AssetgateGuardOptions): Middleware {
-  const realm = options.realm ?? 'assetgate';
+  const realm = options.realm ?? DEFAULT_REALM;
   const required = options.requiredScopes ?? [];
-  const resolver: TokenResolver =
-    options.mode === 'redis' ? redisResolver(options.redis, options.keyPrefix ?? 'ag:', options.clock) : introspectionResolver(options);
+  const clock = options.clock ?? systemClock;
+  let resolver: TokenResolver;
+  let proofReplay: DpopProofReplay;
+  if (options.mode === 'redis') {
+    const reader = redisTokenReader(options.redis, { keyPrefix: options.keyPrefix ?? DEFAULT_KEY_PREFIX, clock, issuerRefreshMs: options.issuerRefreshMs ?? 5000 });
+    resolver = redisResolver(reader);
+    proofReplay = reader;
+  } else {
+    resolver = introspectionResolver(options);
+    proofReplay = processProofReplay(clock);
+  }
   const algorithms = options.dpop?.algorithms ?? DEFAULT_DPOP_ALGORITHMS;
   const dpopDeps: DpopVerifierDeps | undefined = options.dpop && {
     algorithms,
-    iatWindowSeconds: options.dpop.iatWindowSeconds ?? 60,
-    skewSeconds: options.dpop.skewSeconds ?? 30,
-    clock: (options.mode === 'redis' ? options.clock : undefined) ?? systemClock,
-    store: proofReplayStore(options),
+    iatWindowSeconds: options.dpop.iatWindowSeconds ?? DEFAULT_DPOP_IAT_WINDOW_SECONDS,
+    skewSeconds: options.dpop.skewSeconds ?? DEFAULT_CLOCK_SKEW_SECONDS,
+    clock,
+    store: proofReplay,
     nonces: undefined,
   };
   const publicUrl = options.dpop?.publicUrl.replace(/\/+$/, '');
-  const fail = (err: OAuthError, scheme: Scheme | 'any') => challenged(err, realm, scheme, options.dpop ? algorithms : undefined);
+  // DPoP is advertised without credentials only when this guard can check proofs.
+  const fail = challengeFor(realm, algorithms, () => ({ bearer: true, dpop: dpopDeps !== undefined }));
 
   async function deviceOf(ctx: Context): Promise<DeviceClaims> {
-    const { scheme, token } = parseAuthorization(ctx.get('authorization'), fail);
+    const { scheme, token } = readCredentials(ctx.req, fail);
     const claims = await resolver.resolve(token);
     if (!claims) throw fail(new InvalidToken('access token is invalid, expired or revoked'), scheme);
     if (claims.cnf) {
@@ -157,12 +149,9 @@ export function assetgateGuard(options: AssetgateGuardOptions): Middleware {
     try {
       device = await deviceOf(ctx);
     } catch (thrown) {
-      const err = thrown instanceof GuardUnavailableError ? new TemporarilyUnavailable('token state cannot be checked, retry later') : toOAuthError(thrown);
+      const err = guardError(thrown);
       if (err.status >= 500) options.onUnavailable?.(thrown as Error);
-      ctx.status = err.status;
-      ctx.set('Cache-Control', 'no-store');
-      for (const [name, value] of Object.entries(err.headers)) ctx.set(name, value);
-      ctx.body = err.code ? err.toJSON() : '';
+      respondWithError(ctx, err);
       return;
     }
     ctx.state.device = device;

@@ -21,3 +21,5 @@ export const PATHS = {
 /** RFC 8414 §2 names of the client authentication methods offered to resource servers. */
 export const CLIENT_AUTH_BASIC = 'client_secret_basic'; // RFC 6749 §2.3.1, HTTP Basic
 export const CLIENT_AUTH_POST = 'client_secret_post'; // RFC 6749 §2.3.1, form body
+/** RFC 6750 §3 realm of the challenges when none is configured (REALM, the guard's realm). */
+export const DEFAULT_REALM = 'assetgate';

@@ -3,7 +3,8 @@ import type { Logger } from 'pino';
 import { requestLogger } from '../ops/request-context.js';
 import { IssuerUnavailableError } from '../assertion/jwks.js';
 import { StoreUnavailableError } from '../tokens/store.js';
-import { InvalidRequest, MissingCredentials, OAuthError, RequestTooLarge, ServerError, TemporarilyUnavailable, UnsupportedMediaType } from './errors.js';
+import { respondWithError } from './error-response.js';
+import { InvalidRequest, OAuthError, RequestTooLarge, ServerError, TemporarilyUnavailable, UnsupportedMediaType } from './errors.js';
 import { respondJson } from './respond.js';
 
 /** Maps anything thrown to an OAuth error (pure). Infrastructure failures become a retryable 503. */
@@ -46,14 +47,7 @@ export function renderErrors(logger: Logger, onThrown?: (thrown: unknown) => voi
         const log = requestLogger(ctx, logger);
         log[err instanceof ServerError ? 'error' : 'warn']({ err: { type: err.name, debug: err.debug } }, err.description);
       }
-      ctx.status = err.status;
-      ctx.set('Cache-Control', 'no-store');
-      for (const [name, value] of Object.entries(err.headers)) ctx.set(name, value);
-      if (err instanceof MissingCredentials) {
-        ctx.body = '';
-      } else {
-        respondJson(ctx, err.toJSON());
-      }
+      respondWithError(ctx, err);
     }
   };
 }

@@ -4,10 +4,8 @@ import type { AssetClaims } from '../assertion/claims-policy.js';
 import type { JwksObserver } from '../assertion/jwks.js';
 import type { AssertionObserver } from '../assertion/observer.js';
 import type { RejectionReason } from '../assertion/rejections.js';
-import { secretDigest, secretMatches } from '../oauth/client-auth.js';
 import { PATHS } from '../oauth/constants.js';
-import { InvalidToken, MissingCredentials, type OAuthError } from '../oauth/errors.js';
-import { bearerChallenge } from '../resource/challenge.js';
+import type { OAuthError } from '../oauth/errors.js';
 import type { Principal } from '../resource/guard.js';
 import { StoreUnavailableError } from '../tokens/store.js';
 import type { ActivityLog } from './activity.js';
@@ -250,21 +248,9 @@ export class Metrics {
   }
 }
 
-/** GET /metrics in the Prometheus text format; with METRICS_TOKEN set, only for that bearer token. */
-export function metricsEndpoint(metrics: Metrics, token: string | undefined, realm: string) {
-  const expected = token === undefined ? undefined : secretDigest(token);
+/** GET /metrics in the Prometheus text format (app.ts puts it behind METRICS_TOKEN when one is set). */
+export function metricsEndpoint(metrics: Metrics) {
   return async function metricsEndpointMiddleware(ctx: Context): Promise<void> {
-    if (expected !== undefined) {
-      const match = /^Bearer +(\S+)$/i.exec(ctx.get('authorization'));
-      if (!match) {
-        throw new MissingCredentials('metrics need a bearer token', { headers: { 'WWW-Authenticate': bearerChallenge(realm) } });
-      }
-      if (!secretMatches(match[1]!, expected)) {
-        const err = new InvalidToken('metrics token is not valid');
-        err.headers['WWW-Authenticate'] = bearerChallenge(realm, { code: err.code, description: err.description });
-        throw err;
-      }
-    }
     ctx.set('Cache-Control', 'no-store');
     ctx.type = metrics.registry.contentType;
     ctx.body = await metrics.registry.metrics();

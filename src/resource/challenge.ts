@@ -1,3 +1,8 @@
+import type { OAuthError } from '../oauth/errors.js';
+
+/** RFC 6750 §2.1 `Bearer` or RFC 9449 §7.1 `DPoP`: the schemes of credentials and of challenges. */
+export type AuthScheme = 'Bearer' | 'DPoP';
+
 export interface ChallengeError {
   code: string;
   description: string;
@@ -15,4 +20,39 @@ export function bearerChallenge(realm: string, error?: ChallengeError): string {
 /** RFC 9449 §7.1: the DPoP challenge takes the RFC 6750 parameters plus `algs`, the accepted proof algorithms. */
 export function dpopChallenge(realm: string, algorithms: readonly string[], error?: ChallengeError): string {
   return `DPoP realm="${realm}"${error ? errorParams(error) : ''}, algs="${algorithms.join(' ')}"`;
+}
+
+/** Which schemes a protected endpoint takes: what a refusal without a usable scheme advertises. */
+export interface AcceptedSchemes {
+  bearer: boolean;
+  dpop: boolean;
+}
+
+/**
+ * Sets the challenge of a refusal: in the scheme the client used (or should use), or, for `any`,
+ * one per scheme the endpoint takes (RFC 9110 §11.6.1: several challenges in one header). The error
+ * code rides along whenever credentials came (RFC 6750 §3); MissingCredentials has none.
+ */
+export type Challenge = <E extends OAuthError>(err: E, scheme: AuthScheme | 'any') => E;
+
+/**
+ * Builds an endpoint's challenge once. `accepted` is asked only on the `any` path (a request
+ * without usable credentials), so a per-issuer policy is read there and costs nothing per request.
+ */
+export function challengeFor(realm: string, dpopAlgorithms: readonly string[], accepted: () => AcceptedSchemes): Challenge {
+  return (err, scheme) => {
+    const error = err.code ? { code: err.code, description: err.description } : undefined;
+    let challenge: string;
+    if (scheme === 'Bearer') challenge = bearerChallenge(realm, error);
+    else if (scheme === 'DPoP') challenge = dpopChallenge(realm, dpopAlgorithms, error);
+    else {
+      const schemes = accepted();
+      const list: string[] = [];
+      if (schemes.bearer) list.push(bearerChallenge(realm, error));
+      if (schemes.dpop) list.push(dpopChallenge(realm, dpopAlgorithms, error));
+      challenge = list.join(', ');
+    }
+    err.headers['WWW-Authenticate'] = challenge;
+    return err;
+  };
 }

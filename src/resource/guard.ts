@@ -9,12 +9,13 @@ import { policyOf, presentedProof, resourceSchemes, type DpopContext } from '../
 import { cnfThumbprint } from '../dpop/exchange.js';
 import { resourceAccess } from '../dpop/policy.js';
 import { DpopProofRejected, verifyDpopProof } from '../dpop/proof.js';
-import { InvalidDpopProofAtResource, InvalidRequest, InvalidToken, MissingCredentials, UseDpopNonceAtResource, type OAuthError } from '../oauth/errors.js';
+import { InvalidDpopProofAtResource, InvalidToken, UseDpopNonceAtResource, type OAuthError } from '../oauth/errors.js';
 import type { FailureLimits } from '../ops/failure-limits.js';
 import { assertionUseOf } from '../oauth/grants/session-issuer.js';
 import { accessTokenHandle } from '../tokens/access-token.js';
 import type { AssertionUse, TokenStore } from '../tokens/store.js';
-import { bearerChallenge, dpopChallenge } from './challenge.js';
+import { challengeFor, type AuthScheme, type Challenge } from './challenge.js';
+import { readCredentials, type Credentials } from './credentials.js';
 
 /** Who is calling, as the resource handlers see it. */
 export interface Principal {
@@ -31,7 +32,8 @@ export interface Principal {
 }
 
 export interface GuardDeps {
-  realm: string;
+  /** The resources' challenge (resourceChallenge), built once. */
+  challenge: Challenge;
   store: TokenStore;
   verify: VerifyContext;
   clock: Clock;
@@ -42,71 +44,21 @@ export interface GuardDeps {
   failureLimits?: FailureLimits;
 }
 
-/** RFC 6750 §2.1 `Bearer` or RFC 9449 §7.1 `DPoP`. */
-export type AuthScheme = 'Bearer' | 'DPoP';
-
-export interface Credentials {
-  scheme: AuthScheme;
-  token: string;
+/** The resources' challenge: DPoP advertised when a policy in force takes it (resourceSchemes). */
+export function resourceChallenge(realm: string, dpop: DpopContext): Challenge {
+  return challengeFor(realm, dpop.verifier.algorithms, () => resourceSchemes(dpop));
 }
 
-const TOKEN68 = /^[A-Za-z0-9\-._~+/]+=*$/;
-const MAX_AUTHORIZATION_LENGTH = 16 * 1024;
-const SCHEMES: Record<string, AuthScheme> = { bearer: 'Bearer', dpop: 'DPoP' };
+const challenged = <E extends OAuthError>(err: E, deps: GuardDeps, scheme: AuthScheme | 'any'): E => deps.challenge(err, scheme);
 
-/**
- * Sets the challenge: in the scheme the client used (or should use), with the error; or, for a
- * request without usable credentials, one bare challenge per scheme the resource accepts.
- */
-function challenged<E extends OAuthError>(err: E, deps: GuardDeps, scheme: AuthScheme | 'any'): E {
-  const error = err.code ? { code: err.code, description: err.description } : undefined;
-  const algs = deps.dpop.verifier.algorithms;
-  let challenge: string;
-  if (scheme === 'Bearer') challenge = bearerChallenge(deps.realm, error);
-  else if (scheme === 'DPoP') challenge = dpopChallenge(deps.realm, algs, error);
-  else {
-    const accepted = resourceSchemes(deps.dpop);
-    const list: string[] = [];
-    if (accepted.bearer) list.push(bearerChallenge(deps.realm, error));
-    if (accepted.dpop) list.push(dpopChallenge(deps.realm, algs, error));
-    challenge = list.join(', '); // RFC 9110 §11.6.1: several challenges in one header
-  }
-  err.headers['WWW-Authenticate'] = challenge;
-  return err;
-}
-
-/** Parses `Authorization: Bearer <token>` (RFC 6750 §2.1) or `Authorization: DPoP <token>` (RFC 9449 §7.1) into ctx.state.credentials. */
+/** Reads the credentials (the one Authorization reader) into ctx.state.credentials. */
 export function requireAuthorization(deps: GuardDeps) {
-  // Not async (issue 5): checks, then hands on next()'s promise; a throw becomes a rejection in koa-compose.
+  // Not async: checks, then hands on next()'s promise (one promise less per request); a throw
+  // becomes a rejection in koa-compose.
   return function requireAuthorizationMiddleware(ctx: Context, next: Next): Promise<void> {
-    const header = ctx.get('authorization');
-    if (header === '') throw challenged(new MissingCredentials('authentication required'), deps, 'any');
-    // Node keeps only the first of repeated Authorization headers; two credentials are ambiguous
-    // (RFC 6750 §3.1 invalid_request), so refuse instead of guessing.
-    if (authorizationHeaderCount(ctx.req.rawHeaders) > 1) {
-      throw challenged(new InvalidRequest('more than one Authorization header'), deps, 'any');
-    }
-    const match = /^([A-Za-z]+) +(\S+)$/.exec(header);
-    const scheme = SCHEMES[(match ? match[1]! : (/^[A-Za-z]+/.exec(header)?.[0] ?? '')).toLowerCase()];
-    if (!match || header.length > MAX_AUTHORIZATION_LENGTH) {
-      throw challenged(new InvalidRequest('Authorization header is malformed'), deps, scheme ?? 'any');
-    }
-    if (!scheme) throw challenged(new MissingCredentials('Bearer or DPoP authentication required'), deps, 'any');
-    if (!TOKEN68.test(match[2]!)) throw challenged(new InvalidRequest('token is malformed'), deps, scheme);
-    const credentials: Credentials = { scheme, token: match[2]! };
-    ctx.state.credentials = credentials;
+    ctx.state.credentials = readCredentials(ctx.req, deps.challenge);
     return next();
   };
-}
-
-/** Authorization headers in the request as sent (req.headersDistinct would copy every header). */
-function authorizationHeaderCount(raw: readonly string[]): number {
-  let count = 0;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    if (name.length === 13 && name.toLowerCase() === 'authorization') count += 1;
-  }
-  return count;
 }
 
 /**

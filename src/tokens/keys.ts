@@ -13,13 +13,21 @@ import { hash } from 'node:crypto';
  *                                        TTL = its iat window; the hash tag comes from the key thumbprint
  *   <prefix><stream>                     ingest stream (one key)
  *   <prefix>schema                       keyspace schema version (migrations/)
- *   <prefix>issuers                      hash: short issuer id -> issuer identifier (record-codec.ts)
+ *   <prefix>issuers                      hash: short issuer id (or, when two share one, the identifier
+ *                                        itself) -> issuer identifier, for every issuer the server trusts
+ *                                        and no other: rewritten whole at each start (record-codec.ts)
  *
  * h(x) = the first 22 base64url characters (132 bits) of sha256(x): far beyond guessing or collision
  * at any token count, and the key stays in a smaller jemalloc size class than with all 43
  * (migration 2 renamed the longer keys of earlier versions).
  */
 export const HASH_CHARS = 22;
+
+/** The schema version of this layout: what migrations/ brings a keyspace to (a unit test holds them equal). */
+export const KEYSPACE_SCHEMA_VERSION = 2;
+
+/** REDIS_KEY_PREFIX when none is set: the server's and the guard library's default. */
+export const DEFAULT_KEY_PREFIX = 'ag:';
 // crypto.hash: one-shot, no Hash object (about 2.5x cheaper per call than createHash, issue 5).
 export const digest = (value: string): string => hash('sha256', value, 'base64url');
 

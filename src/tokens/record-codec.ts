@@ -86,8 +86,12 @@ export class IssuerDirectory {
     return !this.restrict || this.learned.has(iss);
   }
 
-  entries(): Array<[string, string]> {
-    return [...this.byId.entries()];
+  /**
+   * The `<prefix>issuers` registry fields: each learned issuer under its short id, or under its own
+   * identifier when its short id is shared (such records carry the identifier in full).
+   */
+  registry(): Array<[string, string]> {
+    return [...this.learned].map((iss) => [this.idByIssuer.get(iss) ?? iss, iss]);
   }
 }
 

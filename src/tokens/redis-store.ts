@@ -106,8 +106,15 @@ export class RedisTokenStore implements TokenStore {
    */
   async useIssuers(issuers: readonly string[]): Promise<void> {
     this.issuers = new IssuerDirectory(issuers, true);
-    const entries = this.issuers.entries();
-    if (entries.length > 0) await guarded('issuer registry', () => this.redis.hset(this.keys.issuers(), Object.fromEntries(entries)));
+    // Replaced, never only added to: the guard library trusts what the registry lists, so an issuer
+    // dropped from TRUSTED_ISSUERS must leave it (one MULTI: no reader sees it empty).
+    const registry = this.issuers.registry();
+    const key = this.keys.issuers();
+    await guarded('issuer registry', () => {
+      const tx = this.redis.multi().del(key);
+      if (registry.length > 0) tx.hset(key, Object.fromEntries(registry));
+      return tx.exec();
+    });
   }
 
   /** Guard library mode: learns a short issuer id from the registry (once; misses retried after a while). */

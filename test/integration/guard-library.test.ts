@@ -7,7 +7,7 @@ import { loadConfig } from '../../src/config.js';
 import { call, postForm, startAssetgate, type Harness } from '../support/harness.js';
 import { assetToken, MockIssuer } from '../support/mock-issuer.js';
 import { testRedisEnv } from '../support/redis.js';
-import { deviceKey, dpopProof } from '../support/dpop.js';
+import { deviceKey, dpopProof, rawRequest } from '../support/dpop.js';
 import { INTROSPECTION_CLIENTS, ODD, revoke, RS, sessionFor } from '../support/resource-servers.js';
 
 /** A small service of someone else's, protected by the guard: echoes ctx.state.device. */
@@ -100,6 +100,15 @@ describe.each([
     expect(malformed.status).toBe(400);
   });
 
+  it('refuses two Authorization headers (ambiguous credentials, RFC 6750 §3.1) as the server does', async () => {
+    const token = await sessionFor(ag, issuer);
+    for (const url of [svc.url, `${ag.url}/resource`]) {
+      const twice = await rawRequest(url, 'GET', { authorization: [`Bearer ${token}`, 'Bearer someone-elses'] });
+      expect([twice.status, twice.json.error]).toEqual([400, 'invalid_request']);
+      expect(twice.headers['www-authenticate']).toMatch(/^Bearer realm="[^"]+", error="invalid_request"/);
+    }
+  });
+
   it('enforces required scopes with 403 insufficient_scope', async () => {
     const scoped = await service({ ...options(), requiredScopes: ['ingest'] });
     const without = await sessionFor(ag, issuer, {}, { scope: 'read' });
@@ -145,6 +154,34 @@ describe('staleness after a revocation', () => {
     expect(results.every((r) => r.status === 200)).toBe(true);
     const after = ag.logs.filter((l) => l.includes('/oauth2/introspect')).length;
     expect(after - before).toBe(1);
+  });
+});
+
+describe('an issuer the server no longer trusts', () => {
+  it('redis mode refuses its sessions once assetgate restarts without it, as the server does', async () => {
+    const dropped = await MockIssuer.start();
+    const kept = await MockIssuer.start();
+    const before = await startAssetgate({ env: { TRUSTED_ISSUERS: `${kept.url},${dropped.url}` } });
+    let after: Harness | undefined;
+    try {
+      const droppedSession = await sessionFor(before, dropped);
+      const keptSession = await sessionFor(before, kept);
+      const longLived = await service({ mode: 'redis', redis, keyPrefix: before.prefix, issuerRefreshMs: 0 });
+      expect((await get(longLived.url, droppedSession)).status).toBe(200);
+
+      // The operator drops the issuer from TRUSTED_ISSUERS and restarts assetgate on the same keyspace.
+      after = await startAssetgate({ prefix: before.prefix, env: { TRUSTED_ISSUERS: kept.url } });
+      const fresh = await service({ mode: 'redis', redis, keyPrefix: before.prefix });
+      for (const url of [`${after.url}/resource`, longLived.url, fresh.url]) {
+        expect((await get(url, droppedSession)).status).toBe(401);
+        expect((await get(url, keptSession)).status).toBe(200);
+      }
+    } finally {
+      await after?.close();
+      await before.close();
+      await dropped.close();
+      await kept.close();
+    }
   });
 });
 
