@@ -1,5 +1,6 @@
 import cluster from 'node:cluster';
 import type { Server } from 'node:http';
+import type { Logger } from 'pino';
 import { createApp } from './app.js';
 import { isProcessEntry } from './cli/is-entry.js';
 import { systemClock } from './clock.js';
@@ -36,9 +37,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env, options: MainOp
   try {
     runtime = await buildRuntime(config, logger, systemClock, { processMetrics: true });
   } catch (err) {
-    logger.fatal({ err: { message: (err as Error).message } }, 'start-up failed');
-    process.stderr.write(`assetgate: start-up failed: ${(err as Error).message}\n`);
-    process.exit(1);
+    startupFailed(logger, 'start-up failed', err);
   }
   const app = createApp(runtime.deps);
   const server: Server = createHttpServer(config.http, app.callback());
@@ -46,10 +45,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env, options: MainOp
   server.once('listening', () => {
     logger.info({ pid: process.pid, port: config.port, host: config.host, publicUrl: config.publicUrl, mode: config.mode }, 'assetgate listening');
   });
-  server.once('error', (err) => {
-    logger.fatal({ err: { message: err.message } }, 'listen failed');
-    process.exit(1);
-  });
+  server.once('error', (err) => startupFailed(logger, `cannot listen on ${config.host}:${config.port}`, err));
 
   let stopping = false;
   const shutdown = (signal: string) => {
@@ -72,18 +68,37 @@ export async function main(env: NodeJS.ProcessEnv = process.env, options: MainOp
   process.on('SIGINT', () => shutdown('SIGINT'));
 }
 
+/** The reason on stderr (one line, for a person or a container log) and in the JSON log, then exit 1. */
+function startupFailed(logger: Logger, what: string, err: unknown): never {
+  logger.fatal({ err }, what);
+  process.stderr.write(`assetgate: ${what}: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+}
+
 /**
  * WORKERS=N: the primary forks N processes sharing the port (node:cluster), restarts a worker that
- * dies, and forwards SIGTERM / SIGINT so each finishes its in-flight requests.
+ * dies after it started, and forwards SIGTERM / SIGINT so each finishes its in-flight requests.
+ * A worker that dies before it listens (keyspace not migrated, port taken, Redis unreachable) would
+ * fail the same way again: the primary stops the others and exits with the worker's code, as one
+ * process does, so the service manager sees the failure instead of a restart loop.
  */
-function superviseWorkers(count: number, logger: ReturnType<typeof createLogger>): void {
+function superviseWorkers(count: number, logger: Logger): void {
   let stopping = false;
+  let exitCode = 0;
+  const listening = new Set<number>();
   for (let i = 0; i < count; i++) cluster.fork();
+  cluster.on('listening', (worker) => listening.add(worker.id));
   cluster.on('exit', (worker, code, signal) => {
+    const started = listening.delete(worker.id);
+    if (!started && !stopping) {
+      exitCode = code || 1;
+      logger.fatal({ pid: worker.process.pid, code, signal }, 'a worker failed to start: stopping');
+      stop('SIGTERM');
+    }
     if (stopping) {
       if (Object.keys(cluster.workers ?? {}).length === 0) {
         logger.info('all workers stopped');
-        process.exit(0);
+        process.exit(exitCode);
       }
       return;
     }

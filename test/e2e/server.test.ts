@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { freePort } from '../support/redis-server.js';
 import { plainClient, testRedisUrl, uniquePrefix, dropPrefix, migratedPrefix } from '../support/redis.js';
 import { assetToken, MockIssuer } from '../support/mock-issuer.js';
@@ -148,6 +149,45 @@ describe('the server process', () => {
       redis.disconnect();
       await issuer.close();
     }
+  });
+
+  describe('with WORKERS=2, a start that fails ends the process non-zero with the reason', () => {
+    /** Runs the server until it exits (or 20 s pass: the failure was not noticed, a restart loop). */
+    function runToExit(env: Record<string, string>) {
+      return spawnSync(process.execPath, [ENTRY], {
+        env: { PATH: process.env.PATH, HOST: '127.0.0.1', WORKERS: '2', REDIS_URL: testRedisUrl(), TRUSTED_ISSUERS: 'http://127.0.0.1:9', ...env },
+        encoding: 'utf8',
+        timeout: 20_000,
+      });
+    }
+
+    it('on a keyspace that is not migrated', async () => {
+      const result = runToExit({ PORT: String(await freePort()), REDIS_KEY_PREFIX: uniquePrefix() });
+      expect(result.signal).toBeNull();
+      expect(result.status).toBe(1);
+      expect(result.stderr).toMatch(/run `npm run migrate`/);
+      expect(result.stdout).toMatch(/a worker failed to start/);
+      expect(result.stdout).not.toMatch(/starting another/);
+    });
+
+    it('on a port in use', async () => {
+      const redis = plainClient();
+      const prefix = await migratedPrefix(redis);
+      const taken = createServer();
+      const port = await freePort();
+      await new Promise<void>((r) => taken.listen(port, '127.0.0.1', r));
+      try {
+        const result = runToExit({ PORT: String(port), REDIS_KEY_PREFIX: prefix });
+        expect(result.signal).toBeNull();
+        expect(result.status).toBe(1);
+        expect(result.stderr).toMatch(new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE`));
+        expect(result.stdout).not.toMatch(/starting another/);
+      } finally {
+        taken.close();
+        await dropPrefix(redis, prefix);
+        redis.disconnect();
+      }
+    });
   });
 
   it('refuses WORKERS>1 with the in-memory store', () => {
