@@ -4,6 +4,7 @@ import compose from 'koa-compose';
 import type { Logger } from 'pino';
 import { devJwks, devMint, type DevIssuer } from './assertion/dev-issuer.js';
 import type { TrustedIssuers } from './assertion/issuers.js';
+import { observeAll } from './assertion/observer.js';
 import type { VerifyContext } from './assertion/verify.js';
 import type { Clock } from './clock.js';
 import type { Config } from './config.js';
@@ -13,8 +14,8 @@ import type { ActivityLog } from './ops/activity.js';
 import { activityEndpoint, DASHBOARD_PATHS, dashboardPage, dashboardScript, dashboardStyle } from './ops/dashboard.js';
 import { noFailureLimits, type FailureLimits } from './ops/failure-limits.js';
 import { healthz, readyz } from './ops/health.js';
-import { Metrics, metricsEndpoint } from './ops/metrics.js';
-import { requestContext } from './ops/request-context.js';
+import { Metrics, metricsEndpoint, type AssertionStage } from './ops/metrics.js';
+import { requestContext, type RequestObserver } from './ops/request-context.js';
 import { ClientRegistry } from './oauth/client-auth.js';
 import { PATHS } from './oauth/constants.js';
 import { jwtBearerGrant } from './oauth/grants/jwt-bearer.js';
@@ -54,9 +55,20 @@ export interface AppDeps {
 
 /**
  * One route's middlewares, composed once at start-up: the router composes (and flattens) what it is
- * given on every request, so each route hands it a single function (issue 5).
+ * given on every request, so each route hands it a single function (a compose and an array less per
+ * request). The route's path pattern goes to ctx.state.route for the request outcome, so nothing
+ * reads the router's private fields.
  */
-const steps = (...middleware: Middleware[]): Middleware => compose(middleware);
+function route(path: string, ...middleware: Middleware[]): [string, Middleware] {
+  const run = middleware.length === 1 ? middleware[0]! : compose(middleware);
+  return [
+    path,
+    function routeMiddleware(ctx, next) {
+      ctx.state.route = path;
+      return run(ctx, next);
+    },
+  ];
+}
 
 /** The whole request flow, top to bottom. */
 export function createApp(deps: AppDeps): Koa {
@@ -64,6 +76,8 @@ export function createApp(deps: AppDeps): Koa {
   const metrics = deps.metrics ?? new Metrics();
   const activity = config.mode === 'production' ? undefined : deps.activity;
   const failureLimits = deps.failureLimits ?? noFailureLimits;
+  const assertionObservers = (stage: AssertionStage) =>
+    observeAll(activity ? [metrics.assertionObserver(stage), activity.assertionObserver(stage)] : [metrics.assertionObserver(stage)]);
   const verify: VerifyContext = {
     issuers: deps.issuers,
     audiences: config.audiences,
@@ -80,10 +94,10 @@ export function createApp(deps: AppDeps): Koa {
     accessTokenTtlSeconds: config.accessTokenTtlSeconds,
     supportedScopes: config.supportedScopes,
     dpop,
-    observer: metrics.assertionObserver('token', activity),
+    observer: assertionObservers('token'),
     failureLimits,
   };
-  const guard: GuardDeps = { challenge: resourceChallenge(config.realm, dpop), store: deps.resourceStore ?? store, verify, clock, dpop, observer: metrics.assertionObserver('resource', activity), failureLimits };
+  const guard: GuardDeps = { challenge: resourceChallenge(config.realm, dpop), store: deps.resourceStore ?? store, verify, clock, dpop, observer: assertionObservers('resource'), failureLimits };
   const grants = grantRegistry([jwtBearerGrant(sessions), tokenExchangeGrant(sessions)]);
   const resourceServers: ResourceServerEndpointDeps = {
     store,
@@ -94,21 +108,19 @@ export function createApp(deps: AppDeps): Koa {
   };
 
   const router = new Router();
-  router.post(PATHS.token, steps(...tokenEndpoint(grants, config.formMaxBytes, dpop, failureLimits)));
-  router.post(PATHS.introspect, steps(...introspectionEndpoint(resourceServers)));
-  router.post(PATHS.revoke, steps(...revocationEndpoint(resourceServers)));
-  router.get(PATHS.metadata, serveMetadata(config));
-  router.get(PATHS.openapi, serveOpenApi(config));
+  router.post(...route(PATHS.token, ...tokenEndpoint(grants, config.formMaxBytes, dpop, failureLimits)));
+  router.post(...route(PATHS.introspect, ...introspectionEndpoint(resourceServers)));
+  router.post(...route(PATHS.revoke, ...revocationEndpoint(resourceServers)));
+  router.get(...route(PATHS.metadata, serveMetadata(config)));
+  router.get(...route(PATHS.openapi, serveOpenApi(config)));
   if (config.adminApiKey !== undefined) {
-    router.post(
-      PATHS.adminDeviceRevoke,
-      steps(...deviceRevocationEndpoint({ apiKey: config.adminApiKey, realm: `${config.realm}-admin`, store, clock, maxBodyBytes: config.formMaxBytes })),
-    );
+    const admin = { apiKey: config.adminApiKey, realm: `${config.realm}-admin`, store, clock, maxBodyBytes: config.formMaxBytes };
+    router.post(...route(PATHS.adminDeviceRevoke, ...deviceRevocationEndpoint(admin)));
   }
-  router.get(PATHS.resource, steps(offerDpopNonce(dpop), requireAuthorization(guard), authenticate(guard, { acceptAssetTokens: true }), showResource));
+  router.get(...route(PATHS.resource, offerDpopNonce(dpop), requireAuthorization(guard), authenticate(guard, { acceptAssetTokens: true }), showResource));
   router.post(
-    PATHS.ingest,
-    steps(
+    ...route(
+      PATHS.ingest,
       offerDpopNonce(dpop),
       requireAuthorization(guard),
       parseJsonBody(config.ingest.maxBytes),
@@ -116,27 +128,32 @@ export function createApp(deps: AppDeps): Koa {
       ingestEvent({ ingest, store, clock }),
     ),
   );
-  router.get(PATHS.healthz, healthz);
-  router.get(PATHS.readyz, readyz(store));
-  router.get(
-    PATHS.metrics,
-    config.metricsToken === undefined ? metricsEndpoint(metrics) : steps(requireBearerSecret(config.metricsToken, config.realm), metricsEndpoint(metrics)),
-  );
+  router.get(...route(PATHS.healthz, healthz));
+  router.get(...route(PATHS.readyz, readyz(store)));
+  const metricsGuard = config.metricsToken === undefined ? [] : [requireBearerSecret(config.metricsToken, config.realm)];
+  router.get(...route(PATHS.metrics, ...metricsGuard, metricsEndpoint(metrics)));
   if (activity) {
-    router.get(DASHBOARD_PATHS.page, dashboardPage);
-    router.get(DASHBOARD_PATHS.script, dashboardScript);
-    router.get(DASHBOARD_PATHS.style, dashboardStyle);
-    router.get(DASHBOARD_PATHS.activity, activityEndpoint(activity, metrics));
+    router.get(...route(DASHBOARD_PATHS.page, dashboardPage));
+    router.get(...route(DASHBOARD_PATHS.script, dashboardScript));
+    router.get(...route(DASHBOARD_PATHS.style, dashboardStyle));
+    router.get(...route(DASHBOARD_PATHS.activity, activityEndpoint(activity)));
   }
   if (deps.devIssuer) {
-    router.get(`${PATHS.devIssuer}/id/keys`, devJwks(deps.devIssuer));
-    router.post(`${PATHS.devIssuer}/asset-tokens`, devMint(deps.devIssuer));
+    router.get(...route(`${PATHS.devIssuer}/id/keys`, devJwks(deps.devIssuer)));
+    router.post(...route(`${PATHS.devIssuer}/asset-tokens`, devMint(deps.devIssuer)));
   }
 
   // Client addresses (failure limits) come from X-Forwarded-For only behind configured proxies.
   const app = new Koa({ proxy: config.trustedProxyHops > 0, maxIpsCount: config.trustedProxyHops });
   app.silent = true; // errors are rendered and logged by renderErrors, never printed by koa
-  app.use(requestContext(logger, metrics.requestObserver(activity))); // request id, security headers, metrics, access log
+  // Metrics and the activity page subscribe to one outcome per request; neither reads the other.
+  const observeRequest: RequestObserver = activity
+    ? (outcome) => {
+        metrics.observeRequest(outcome);
+        activity.observeRequest(outcome);
+      }
+    : metrics.observeRequest;
+  app.use(requestContext(logger, observeRequest)); // request id, security headers, outcome, access log
   app.use(renderErrors(logger, metrics.failureCause));
   app.use(router.routes());
   app.use(router.allowedMethods());

@@ -45,7 +45,7 @@ export function parseRevokeBody(maxBytes: number) {
 
 export function revokeDevice(deps: Pick<AdminDeps, 'store' | 'clock'>) {
   return async function revokeDeviceMiddleware(ctx: Context): Promise<void> {
-    const body = ctx.state.revokeBody as z.infer<typeof RevokeBody>;
+    const body = ctx.state.revokeBody!;
     const request: DeviceRevocationRequest = { did: String(ctx.params.did ?? '') };
     if (body.block_asset_tokens_issued_before !== undefined) request.blockAssetTokensIssuedBefore = body.block_asset_tokens_issued_before;
     ctx.set('Cache-Control', 'no-store');

@@ -9,3 +9,16 @@ export interface AssertionObserver {
   accepted(claims: AssetClaims): void;
   rejected(reason: RejectionReason): void;
 }
+
+/** Several observers as one (metrics and the development activity page, wired in app.ts). */
+export function observeAll(observers: readonly AssertionObserver[]): AssertionObserver {
+  if (observers.length === 1) return observers[0]!;
+  return {
+    accepted: (claims) => {
+      for (const o of observers) o.accepted(claims);
+    },
+    rejected: (reason) => {
+      for (const o of observers) o.rejected(reason);
+    },
+  };
+}

@@ -93,7 +93,7 @@ function presentedCredentials(ctx: Context, form: FormParams, challenge: string)
 export function authenticateClient(clients: ClientRegistry, realm: string) {
   const challenge = `Basic realm="${realm}"`;
   return async function authenticateClientMiddleware(ctx: Context, next: Next): Promise<void> {
-    const presented = presentedCredentials(ctx, ctx.state.form as FormParams, challenge);
+    const presented = presentedCredentials(ctx, ctx.state.form!, challenge);
     if (!clients.verify(presented.id, presented.secret)) {
       throw new InvalidClient('client authentication failed', {
         debug: `${presented.method}: unknown client or wrong secret for client_id ${JSON.stringify(presented.id.slice(0, 64))}`,

@@ -4,7 +4,7 @@ import { accessTokenHandle } from '../tokens/access-token.js';
 import type { AccessTokenRecord, TokenStore } from '../tokens/store.js';
 import { authenticateClient, type ClientRegistry } from './client-auth.js';
 import { InvalidRequest } from './errors.js';
-import { noStore, parseForm, type FormParams } from './form.js';
+import { noStore, parseForm } from './form.js';
 import { respondJson } from './respond.js';
 
 /** RFC 7662 §2.2 response of an active token. Times are NumericDate (seconds). */
@@ -55,7 +55,7 @@ export function introspectionOf(record: AccessTokenRecord, issuer: string): Acti
  * ignored (there is one token type to look in). The value goes to ctx.state.presentedToken.
  */
 export function requireTokenParam(ctx: Context, next: Next): Promise<void> {
-  const token = (ctx.state.form as FormParams).get('token');
+  const token = ctx.state.form!.get('token');
   if (token === undefined) throw new InvalidRequest('parameter "token" is required');
   ctx.state.presentedToken = token;
   return next();
@@ -64,7 +64,7 @@ export function requireTokenParam(ctx: Context, next: Next): Promise<void> {
 /** Looks the token up: anything but a live access token (asset-token JWTs included) is inactive. */
 export function introspectToken(store: TokenStore, issuer: string) {
   return async function introspectTokenMiddleware(ctx: Context): Promise<void> {
-    const handle = accessTokenHandle(ctx.state.presentedToken as string);
+    const handle = accessTokenHandle(ctx.state.presentedToken!);
     const record = handle ? await store.findAccessToken(handle) : null;
     const body: IntrospectionResponse = record ? introspectionOf(record, issuer) : INACTIVE;
     respondJson(ctx, body);

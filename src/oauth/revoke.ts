@@ -12,7 +12,7 @@ import { requireTokenParam, type ResourceServerEndpointDeps } from './introspect
  */
 export function revokeToken(store: TokenStore) {
   return async function revokeTokenMiddleware(ctx: Context): Promise<void> {
-    const handle = accessTokenHandle(ctx.state.presentedToken as string);
+    const handle = accessTokenHandle(ctx.state.presentedToken!);
     if (handle) await store.revokeAccessToken(handle);
     ctx.status = 200;
     ctx.body = '';

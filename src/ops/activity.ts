@@ -1,6 +1,8 @@
 import type { Clock } from '../clock.js';
+import type { AssertionObserver } from '../assertion/observer.js';
+import type { RejectionReason } from '../assertion/rejections.js';
 import type { Principal } from '../resource/guard.js';
-import type { Metrics } from './metrics.js';
+import { isIngested, type RequestOutcome } from './request-context.js';
 
 /** One line of the development activity page: device ids only, never a token. */
 export interface ActivityEntry {
@@ -29,12 +31,16 @@ const RATE_WINDOW_SECONDS = 60;
 
 /**
  * Bounded, in-memory record of recent activity for the development page (never built in
- * production): a ring of recent entries, the most recently seen devices, and per-second ingest counts.
+ * production): a ring of recent entries, the most recently seen devices, per-second ingest counts
+ * and running totals. It subscribes to the request outcomes and the token endpoint's asset-token
+ * decisions (app.ts); it reads nothing of the metrics.
  */
 export class ActivityLog {
   private readonly recent: ActivityEntry[] = [];
   private readonly devices = new Map<string, DeviceActivity>();
   private readonly ingestBuckets = new Map<number, number>();
+  private readonly totals = { exchangesIssued: 0, exchangesFailed: 0, ingestEvents: 0, ingestViaAccessToken: 0, ingestViaAssetToken: 0, requests: 0 };
+  private readonly rejections: Record<string, number> = {};
 
   constructor(private readonly clock: Clock) {}
 
@@ -56,7 +62,7 @@ export class ActivityLog {
     return d;
   }
 
-  exchange(device: string | undefined, outcome: string): void {
+  private exchange(device: string | undefined, outcome: string): void {
     const now = this.clock.now();
     const entry: ActivityEntry = { at: now, kind: 'exchange', outcome };
     if (device !== undefined) {
@@ -66,46 +72,58 @@ export class ActivityLog {
     this.push(entry);
   }
 
-  call(route: string, principal: Principal, outcome: string, ms: number, ingested: boolean): void {
+  /** Asset tokens refused at either stage are counted; the token endpoint's decisions are listed too. */
+  assertionObserver(stage: 'token' | 'resource'): AssertionObserver {
+    return {
+      accepted: (claims) => {
+        if (stage === 'token') this.exchange(claims.did ?? claims.subject, 'issued');
+      },
+      rejected: (reason: RejectionReason) => {
+        this.rejections[reason] = (this.rejections[reason] ?? 0) + 1;
+        if (stage === 'token') this.exchange(undefined, reason);
+      },
+    };
+  }
+
+  /** Subscribed to the request context's outcomes (app.ts). */
+  readonly observeRequest = (o: RequestOutcome): void => {
+    const t = this.totals;
+    t.requests += 1;
+    if (o.grantType !== undefined) {
+      if (o.outcome === 'ok') t.exchangesIssued += 1;
+      else t.exchangesFailed += 1;
+    }
+    if (o.principal) this.call(o, o.principal);
+  };
+
+  private call(o: RequestOutcome, principal: Principal): void {
     const now = this.clock.now();
     const id = principal.did ?? principal.sub;
     const d = this.device(id, now);
     d.calls += 1;
-    if (ingested) {
+    if (isIngested(o)) {
       d.events += 1;
+      this.totals.ingestEvents += 1;
+      if (principal.via === 'access_token') this.totals.ingestViaAccessToken += 1;
+      else this.totals.ingestViaAssetToken += 1;
       const second = Math.floor(now / 1000);
       this.ingestBuckets.set(second, (this.ingestBuckets.get(second) ?? 0) + 1);
       for (const s of this.ingestBuckets.keys()) if (s <= second - RATE_WINDOW_SECONDS) this.ingestBuckets.delete(s);
     }
-    this.push({ at: now, kind: route.startsWith('/ingest') ? 'ingest' : 'resource', device: id, outcome, via: principal.via, ms: Math.round(ms * 10) / 10 });
+    this.push({ at: now, kind: o.route.startsWith('/ingest') ? 'ingest' : 'resource', device: id, outcome: o.outcome, via: principal.via, ms: Math.round(o.seconds * 10000) / 10 });
   }
 
-  /** What GET /dev/activity serves: totals from the Prometheus counters, the rest from this log. */
-  async snapshot(metrics: Metrics): Promise<Record<string, unknown>> {
+  /** What GET /dev/activity serves. */
+  snapshot(): Record<string, unknown> {
     const now = this.clock.now();
     const second = Math.floor(now / 1000);
     const series: number[] = [];
     for (let s = second - RATE_WINDOW_SECONDS + 1; s <= second; s++) series.push(this.ingestBuckets.get(s) ?? 0);
     const last10 = series.slice(-10).reduce((a, b) => a + b, 0);
-
-    const sum = async (counter: { get(): Promise<{ values: Array<{ value: number; labels: Record<string, string | number> }> }> }, match: (l: Record<string, string | number>) => boolean) =>
-      (await counter.get()).values.filter((v) => match(v.labels)).reduce((a, v) => a + v.value, 0);
-    const rejections: Record<string, number> = {};
-    for (const v of (await metrics.rejections.get()).values) {
-      const reason = String(v.labels.reason);
-      rejections[reason] = (rejections[reason] ?? 0) + v.value;
-    }
     return {
       now,
-      totals: {
-        exchangesIssued: await sum(metrics.exchanges, (l) => l.outcome === 'issued'),
-        exchangesFailed: await sum(metrics.exchanges, (l) => l.outcome !== 'issued'),
-        ingestEvents: await sum(metrics.ingestEvents, () => true),
-        ingestViaAccessToken: await sum(metrics.ingestEvents, (l) => l.via === 'access_token'),
-        ingestViaAssetToken: await sum(metrics.ingestEvents, (l) => l.via === 'asset_token'),
-        requests: await sum(metrics.requests, () => true),
-      },
-      rejections,
+      totals: { ...this.totals },
+      rejections: { ...this.rejections },
       ingestPerSecond: last10 / 10,
       ingestSeries: series,
       devices: [...this.devices.values()].reverse().slice(0, 50),

@@ -1,6 +1,5 @@
 import type { Context } from 'koa';
 import type { ActivityLog } from './activity.js';
-import type { Metrics } from './metrics.js';
 
 /**
  * The development activity page at `/` (never mounted in production): static HTML, one script and
@@ -131,9 +130,9 @@ export const dashboardScript = staticAsset('application/javascript; charset=utf-
 export const dashboardStyle = staticAsset('text/css; charset=utf-8', CSS);
 
 /** GET /dev/activity: the page's data (development only). */
-export function activityEndpoint(activity: ActivityLog, metrics: Metrics) {
-  return async function activityEndpointMiddleware(ctx: Context): Promise<void> {
+export function activityEndpoint(activity: ActivityLog) {
+  return function activityEndpointMiddleware(ctx: Context): void {
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = await activity.snapshot(metrics);
+    ctx.body = activity.snapshot();
   };
 }

@@ -1,14 +1,10 @@
 import type { Context } from 'koa';
 import { collectDefaultMetrics, Counter, Gauge, Registry, type Histogram, type MetricType, type MetricObjectWithValues, type MetricValueWithName } from 'prom-client';
-import type { AssetClaims } from '../assertion/claims-policy.js';
 import type { JwksObserver } from '../assertion/jwks.js';
 import type { AssertionObserver } from '../assertion/observer.js';
 import type { RejectionReason } from '../assertion/rejections.js';
-import { PATHS } from '../oauth/constants.js';
-import type { OAuthError } from '../oauth/errors.js';
-import type { Principal } from '../resource/guard.js';
 import { StoreUnavailableError } from '../tokens/store.js';
-import type { ActivityLog } from './activity.js';
+import { isIngested, type RequestOutcome } from './request-context.js';
 
 /** Where an asset token was presented: the token endpoint (exchange) or a resource (bearer sequence). */
 export type AssertionStage = 'token' | 'resource';
@@ -203,17 +199,11 @@ export class Metrics {
     return { fetched: (outcome) => (outcome === 'ok' ? ok : error).inc(), hit: () => hit.inc() };
   }
 
-  assertionObserver(stage: AssertionStage, activity?: ActivityLog): AssertionObserver {
+  assertionObserver(stage: AssertionStage): AssertionObserver {
     const accepted = this.accepted.labels(stage);
     return {
-      accepted: (claims: AssetClaims) => {
-        accepted.inc();
-        if (stage === 'token') activity?.exchange(claims.did ?? claims.subject, 'issued');
-      },
-      rejected: (reason: RejectionReason) => {
-        this.rejectionChildren.get(`${stage}|${reason}`, stage, reason).inc();
-        if (stage === 'token') activity?.exchange(undefined, reason);
-      },
+      accepted: () => accepted.inc(),
+      rejected: (reason: RejectionReason) => this.rejectionChildren.get(`${stage}|${reason}`, stage, reason).inc(),
     };
   }
 
@@ -221,31 +211,20 @@ export class Metrics {
     this.redisErrors.labels('connection').inc();
   }
 
-  /** The request context's observer: counts every request with its final status and error. */
-  requestObserver(activity?: ActivityLog): (ctx: Context, seconds: number) => void {
-    return (ctx, seconds) => this.record(ctx, seconds, activity);
-  }
-
   /** Given to the error renderer: sees what was thrown before it becomes an OAuth error. */
   readonly failureCause = (thrown: unknown): void => {
     if (thrown instanceof StoreUnavailableError) this.redisErrors.labels('command').inc();
   };
 
-  record(ctx: Context, seconds: number, activity: ActivityLog | undefined): void {
-    const route = (ctx as Context & { _matchedRoute?: string })._matchedRoute ?? 'unmatched';
-    const error = ctx.state.error as OAuthError | undefined;
-    const outcome = error ? error.code || 'unauthenticated' : ctx.status < 400 ? 'ok' : `http_${ctx.status}`;
-    this.tally.record(route, ctx.method, outcome, seconds);
-    const grantType = ctx.state.grantType as string | undefined;
-    if (grantType !== undefined) {
-      const result = outcome === 'ok' ? 'issued' : outcome;
-      this.exchangeChildren.get(`${grantType}|${result}`, grantType, result).inc();
+  /** Subscribed to the request context's outcomes (app.ts): every request by route, method, outcome and latency. */
+  readonly observeRequest = (o: RequestOutcome): void => {
+    this.tally.record(o.route, o.method, o.outcome, o.seconds);
+    if (o.grantType !== undefined) {
+      const result = o.outcome === 'ok' ? 'issued' : o.outcome;
+      this.exchangeChildren.get(`${o.grantType}|${result}`, o.grantType, result).inc();
     }
-    const principal = ctx.state.principal as Principal | undefined;
-    const ingested = route === PATHS.ingest && ctx.status === 202;
-    if (principal && ingested) this.ingestEvents.labels(principal.via).inc();
-    if (activity && principal) activity.call(route, principal, outcome, seconds * 1000, ingested);
-  }
+    if (o.principal && isIngested(o)) this.ingestEvents.labels(o.principal.via).inc();
+  };
 }
 
 /** GET /metrics in the Prometheus text format (app.ts puts it behind METRICS_TOKEN when one is set). */

@@ -1,6 +1,8 @@
 import type { Context, Next } from 'koa';
 import type { Logger } from 'pino';
 import { nanoid } from 'nanoid';
+import { PATHS } from '../oauth/constants.js';
+import type { Principal } from '../resource/guard.js';
 
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
@@ -24,15 +26,33 @@ const SECURITY_HEADERS: ReadonlyArray<readonly [string, string]> = [
   ['Content-Security-Policy', "default-src 'none'; frame-ancestors 'none'"],
 ];
 
-/** Called once per request when the response is settled (metrics): seconds since the request started. */
-export type RequestObserver = (ctx: Context, seconds: number) => void;
+/** What became of one request: told once per request, when the response is settled. */
+export interface RequestOutcome {
+  /** The matched route's path pattern (a bounded set), or `unmatched`. */
+  route: string;
+  method: string;
+  status: number;
+  /** `ok`, the OAuth error code, `unauthenticated` (no credentials) or `http_<status>`. */
+  outcome: string;
+  seconds: number;
+  /** The grant type the token endpoint handled, if it got that far. */
+  grantType: string | undefined;
+  /** Who called a resource, once authenticated. */
+  principal: Principal | undefined;
+}
+
+/** A subscriber to request outcomes (metrics, the development activity page; wired in app.ts). */
+export type RequestObserver = (outcome: RequestOutcome) => void;
+
+/** An event accepted at /ingestapi: the route, and the 202 of an appended event. */
+export const isIngested = (o: RequestOutcome): boolean => o.status === 202 && o.route === PATHS.ingest;
 
 /**
  * The request's logger (a pino child carrying reqId), made on first use: at LOG_LEVEL=warn a
  * successful request costs no logger work (issue 5, hot path).
  */
 export function requestLogger(ctx: Context, logger: Logger): Logger {
-  return ((ctx.state.log as Logger | undefined) ??= logger.child({ reqId: ctx.state.requestId as string }));
+  return (ctx.state.log ??= logger.child({ reqId: ctx.state.requestId }));
 }
 
 /**
@@ -53,18 +73,25 @@ export function requestContext(logger: Logger, observe?: RequestObserver) {
     try {
       await next();
     } finally {
-      observe?.(ctx, (performance.now() - started) / 1000);
+      if (observe) observe(outcomeOf(ctx, (performance.now() - started) / 1000));
       if (logger.isLevelEnabled('info')) accessLog(ctx, requestLogger(ctx, logger), started);
     }
   };
 }
 
+function outcomeOf(ctx: Context, seconds: number): RequestOutcome {
+  const { error, route, grantType, principal } = ctx.state;
+  const status = ctx.status;
+  const outcome = error ? error.code || 'unauthenticated' : status < 400 ? 'ok' : `http_${status}`;
+  return { route: route ?? 'unmatched', method: ctx.method, status, outcome, seconds, grantType, principal };
+}
+
 function accessLog(ctx: Context, log: Logger, started: number): void {
-  const err = ctx.state.error as { code?: string; debug?: string } | undefined;
+  const err = ctx.state.error;
   log.info(
     {
       method: ctx.method,
-      route: (ctx as Context & { _matchedRoute?: string })._matchedRoute ?? ctx.path.slice(0, 100),
+      route: ctx.state.route ?? ctx.path.slice(0, 100),
       status: ctx.status,
       ms: performance.now() - started,
       ...(err?.code ? { error: err.code } : {}),

@@ -1,12 +1,19 @@
 import { describe, expect, it } from '@jest/globals';
-import type { Context } from 'koa';
+import type { RequestOutcome } from '../../src/ops/request-context.js';
 import { Counter, Histogram, Registry } from 'prom-client';
 import { Metrics } from '../../src/ops/metrics.js';
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
-const fakeContext = (route: string | undefined, method: string, status: number): Context =>
-  ({ _matchedRoute: route, method, status, state: {} }) as unknown as Context;
+const outcomeOf = (route: string | undefined, method: string, status: number, seconds: number): RequestOutcome => ({
+  route: route ?? 'unmatched',
+  method,
+  status,
+  outcome: status < 400 ? 'ok' : `http_${status}`,
+  seconds,
+  grantType: undefined,
+  principal: undefined,
+});
 
 /** The series lines of one metric family. */
 const series = (text: string, family: string): string[] =>
@@ -38,7 +45,7 @@ describe('request metrics tallied on the hot path', () => {
     ];
     latencies.forEach((seconds, i) => {
       const [route, method, status] = requests[i % requests.length]!;
-      metrics.record(fakeContext(route, method, status), seconds, undefined);
+      metrics.observeRequest(outcomeOf(route, method, status, seconds));
       const outcome = status < 400 ? 'ok' : `http_${status}`;
       counter.inc({ route: route ?? 'unmatched', method, outcome });
       histogram.observe({ route: route ?? 'unmatched' }, seconds);
@@ -63,12 +70,12 @@ describe('request metrics tallied on the hot path', () => {
       const value = (name: string) => Number(new RegExp(`^${name}\\{[^}]*\\} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
       return [value('assetgate_http_requests_total'), value('assetgate_http_request_duration_seconds_count')];
     };
-    metrics.record(fakeContext('/resource', 'GET', 200), 0.002, undefined);
+    metrics.observeRequest(outcomeOf('/resource', 'GET', 200, 0.002));
     expect(await count()).toEqual([1, 1]);
-    metrics.record(fakeContext('/resource', 'GET', 200), 0.002, undefined);
+    metrics.observeRequest(outcomeOf('/resource', 'GET', 200, 0.002));
     expect(await count()).toEqual([2, 2]);
     metrics.registry.resetMetrics();
-    metrics.record(fakeContext('/resource', 'GET', 200), 0.002, undefined);
+    metrics.observeRequest(outcomeOf('/resource', 'GET', 200, 0.002));
     expect(await count()).toEqual([1, 1]);
   });
 });

@@ -1,0 +1,43 @@
+import type { Logger } from 'pino';
+import type { AuthenticatedClient } from './oauth/client-auth.js';
+import type { OAuthError } from './oauth/errors.js';
+import type { FormParams } from './oauth/form.js';
+import type { Credentials } from './resource/credentials.js';
+import type { Principal } from './resource/guard.js';
+import type { AssertionUse } from './tokens/store.js';
+
+/**
+ * Everything a request carries between middlewares, declared once (oidc-provider's typed ctx.oidc is
+ * the model): who writes each key is named beside it, and readers get the type without a cast.
+ * A key is absent until its writer has run, so each is optional.
+ */
+declare module 'koa' {
+  interface DefaultState {
+    /** requestContext: the X-Request-Id echoed and logged. */
+    requestId?: string;
+    /** requestLogger: the pino child carrying reqId, made on first use. */
+    log?: Logger;
+    /** app.ts route(): the path pattern of the matched route (a bounded metrics label). */
+    route?: string;
+    /** renderErrors: what the request failed with. */
+    error?: OAuthError;
+    /** parseForm: the application/x-www-form-urlencoded body. */
+    form?: FormParams;
+    /** dispatchGrant: the grant_type handled (token endpoint). */
+    grantType?: string;
+    /** authenticateClient: the resource server calling introspection or revocation. */
+    client?: AuthenticatedClient;
+    /** requireTokenParam: the `token` parameter of introspection or revocation. */
+    presentedToken?: string;
+    /** requireAuthorization: the Authorization credentials of a resource request. */
+    credentials?: Credentials;
+    /** authenticate: who is calling a resource. */
+    principal?: Principal;
+    /** authenticate (bearer sequence): the asset token use to release when the request fails after it. */
+    assertionUse?: AssertionUse;
+    /** parseJsonBody: the validated JSON text of an ingest request. */
+    jsonText?: string;
+    /** parseRevokeBody: the admin revocation request body. */
+    revokeBody?: { block_asset_tokens_issued_before?: 'now' | number };
+  }
+}
