@@ -2,17 +2,10 @@ import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
+import { CLAIM_PROFILES } from './assertion/claims-policy.js';
+import { ASSERTION_ALGORITHMS } from './assertion/issuers.js';
+import { CONFIG_FILE_VARIABLE, ConfigError, EnvSchema, issuerUrl, loadConfig, type Config, type ConfigLayer } from './config.js';
 import { PROOF_OF_POSSESSION_POLICIES } from './dpop/policy.js';
-import {
-  ALLOWED_ALGORITHMS,
-  CLAIM_PROFILES,
-  ConfigError,
-  EnvSchema,
-  issuerUrl,
-  loadConfig,
-  type Config,
-  type ConfigLayer,
-} from './config.js';
 
 /**
  * The configuration file (JSON or YAML) holds what environment variables express badly: per-issuer
@@ -20,9 +13,7 @@ import {
  * the environment wins over the file.
  */
 
-export const CONFIG_FILE_VARIABLE = 'ASSETGATE_CONFIG';
-
-const algorithm = z.enum([...ALLOWED_ALGORITHMS] as [string, ...string[]]);
+const algorithm = z.enum(ASSERTION_ALGORITHMS);
 const nonEmpty = z.string().min(1, { error: 'expected a non-empty string' });
 
 export const IssuerEntrySchema = z
@@ -196,7 +187,6 @@ export function maskedConfig(config: Config): Record<string, unknown> {
   }
   return {
     ...config,
-    redisUrl: maskUrl(config.redisUrl),
     redis,
     adminApiKey: mask(config.adminApiKey),
     dpop: { ...config.dpop, nonce: config.dpop.nonce && { ...config.dpop.nonce, secret: SECRET_MASK } },

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import { isProcessEntry } from './cli/is-entry.js';
 import { ConfigFileSchema, IntrospectionClientSchema, IssuerEntrySchema } from './config-file.js';
-import { EnvSchema } from './config.js';
+import { DERIVED_DEFAULTS, EnvSchema, type SettingName } from './config.js';
 
 /**
  * Renders docs/configuration.md from the zod schemas (`npm run docs:config`); a test fails when the
@@ -16,7 +16,7 @@ export const ENV_DESCRIPTIONS: Record<string, string> = {
   NODE_ENV: '`production` refuses the development issuer and the in-memory store; `test` and anything else run as development.',
   PORT: 'TCP port to listen on.',
   HOST: 'Address to bind.',
-  PUBLIC_URL: 'The server\'s external base URL; default `http://localhost:{PORT}`. Default audiences derive from it.',
+  PUBLIC_URL: 'The server\'s external base URL (this server\'s issuer identifier). Default audiences derive from it.',
   REDIS_URL: 'Redis for tokens, single-use marks and the ingest stream. Unset: the in-memory development store (refused in production).',
   REDIS_CLUSTER_NODES: 'Redis Cluster seeds `host:port,host:port` (instead of REDIS_URL). Every multi-key operation stays in one hash slot.',
   REDIS_SENTINELS: 'Sentinel addresses `host:port,...` (instead of REDIS_URL); needs REDIS_SENTINEL_NAME.',
@@ -27,12 +27,12 @@ export const ENV_DESCRIPTIONS: Record<string, string> = {
   REDIS_TLS: '`true`: TLS to the Redis data nodes and sentinels (implied by a `rediss://` URL).',
   REDIS_COMMAND_TIMEOUT_MS: 'How long one Redis command may take before the request fails with a retryable 503 (any topology).',
   REDIS_CONNECT_TIMEOUT_MS: 'How long connecting to a Redis node may take before the attempt is retried in the background.',
-  WORKERS: 'Processes sharing the port (node:cluster). Default: one per core in production, else 1. More than one needs Redis and TRUSTED_ISSUERS.',
+  WORKERS: 'Processes sharing the port (node:cluster). More than one needs Redis and TRUSTED_ISSUERS.',
   RESOURCE_CACHE_TTL_MS: 'In-process cache of access-token lookups at /resource and /ingestapi, ms; 0 (default) = off. Revocations reach every instance through Redis pub/sub at once; a lost message is covered by this bound (staleness at most this long).',
   RESOURCE_CACHE_MAX_ENTRIES: 'Most access tokens the resource cache holds per process (least recently used go first).',
   REDIS_KEY_PREFIX: 'Prefix of every Redis key.',
   TRUSTED_ISSUERS: 'Comma-separated issuer URLs. Overrides the file\'s `issuers` list (their per-issuer settings still apply). None: the embedded development issuer (refused in production).',
-  TOKEN_AUDIENCES: 'Comma-separated audiences an asset token must name (any one). Default: PUBLIC_URL and its token endpoint.',
+  TOKEN_AUDIENCES: 'Comma-separated audiences an asset token must name (any one).',
   ASSERTION_ALGORITHMS: 'Comma-separated asymmetric JWS algorithms accepted (RFC 8725 §3.1).',
   CLOCK_SKEW_SECONDS: 'Tolerance for exp, nbf and iat.',
   ACCESS_TOKEN_TTL_SECONDS: 'Access token lifetime (never beyond the asset token\'s exp).',
@@ -131,7 +131,7 @@ export function renderConfigReference(): string {
   const envTable = propertyTable(env, ['Variable', 'Type', 'Default', 'Meaning'], (name, p) => [
     `\`${name}\``,
     describeType(p),
-    defaultOf(p),
+    DERIVED_DEFAULTS[name as SettingName] ?? defaultOf(p),
     ENV_DESCRIPTIONS[name] ?? '',
   ]);
   const fileRow = (name: string, p: JsonSchema, required: boolean) => [`\`${name}\``, describeType(p), required ? 'yes' : '', p.description ?? ''];

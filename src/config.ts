@@ -1,30 +1,30 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
+import { DEFAULT_CLAIM_PROFILE } from './assertion/claims-policy.js';
+import { ASSERTION_ALGORITHMS, issuerUrlProblem, jwksUrlOf, type IssuerConfig } from './assertion/issuers.js';
 import { DEFAULT_CLOCK_SKEW_SECONDS } from './clock.js';
+import type { DpopSettings } from './dpop/context.js';
 import { DEFAULT_DPOP_ALGORITHMS, DEFAULT_DPOP_IAT_WINDOW_SECONDS, DPOP_ALLOWED_ALGORITHMS } from './dpop/constants.js';
+import { PROOF_OF_POSSESSION_POLICIES } from './dpop/policy.js';
+import { MIN_SECRET_LENGTH, type ClientCredential } from './oauth/client-auth.js';
 import { DEFAULT_REALM } from './oauth/constants.js';
+import { SCOPE_TOKEN } from './oauth/scope-policy.js';
 import { DEFAULT_KEY_PREFIX } from './tokens/keys.js';
-import { PROOF_OF_POSSESSION_POLICIES, type ProofOfPossession } from './dpop/policy.js';
-import { jwksUrlOf } from './assertion/issuers.js';
+import { DEFAULT_REDIS_TIMEOUTS, type HostPort, type RedisAuth, type RedisTimeouts, type RedisTopology } from './tokens/redis-client.js';
 
 /**
- * All settings and their defaults live here (one documented place). Environment variables are the
- * external contract; see README "Configuration".
+ * Environment variables (over an optional configuration file, src/config-file.ts) -> one typed,
+ * validated Config. The environment variables are the external contract (docs/configuration.md is
+ * rendered from EnvSchema by src/config-reference.ts).
+ *
+ * Defaults live in one place: EnvSchema below holds every fixed default; the few that depend on
+ * other settings are listed in DERIVED_DEFAULTS beside it (and rendered into the reference) and
+ * computed in the step named there. Domain modules own their vocabulary (claim profiles, algorithm
+ * lists, Redis topologies, client credentials); this module imports it and nothing imports upward.
  */
 
-export const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/; // RFC 6749 §3.3 scope-token (NQCHAR)
-
-const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
-
-export function isLoopbackHost(hostname: string): boolean {
-  return LOOPBACK_HOSTS.has(hostname) || /^127(\.\d{1,3}){3}$/.test(hostname);
-}
-
-const list = (value: string | undefined): string[] =>
-  (value ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s.length > 0);
+/** The variable naming a configuration file (`--config` wins over it). */
+export const CONFIG_FILE_VARIABLE = 'ASSETGATE_CONFIG';
 
 const intSetting = (min: number, max: number) =>
   z.coerce
@@ -33,30 +33,11 @@ const intSetting = (min: number, max: number) =>
     .min(min, { error: `must be at least ${min}` })
     .max(max, { error: `must be at most ${max}` });
 
+/** An issuer identifier or key URL: https, plain http only for loopback (see issuerUrlProblem). */
 export const issuerUrl = z.string().superRefine((value, ctx) => {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    ctx.addIssue({ code: 'custom', message: `"${value}" is not a URL` });
-    return;
-  }
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname))) {
-    ctx.addIssue({ code: 'custom', message: `"${value}" must use https (plain http only for loopback hosts)` });
-  }
-  if (url.search || url.hash || url.username || url.password) {
-    ctx.addIssue({ code: 'custom', message: `"${value}" must not carry a query, fragment or credentials` });
-  }
+  const problem = issuerUrlProblem(value);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });
-
-/** How long a command or a connection attempt may take before the request gets its 503. */
-export interface RedisTimeouts {
-  commandMs: number;
-  connectMs: number;
-}
-
-/** Defaults of REDIS_COMMAND_TIMEOUT_MS and REDIS_CONNECT_TIMEOUT_MS, also of createRedisClient(url) used directly. */
-export const DEFAULT_REDIS_TIMEOUTS: RedisTimeouts = { commandMs: 2000, connectMs: 2000 };
 
 export const EnvSchema = z.object({
   NODE_ENV: z.string().default('development'),
@@ -109,7 +90,7 @@ export const EnvSchema = z.object({
   DPOP_IAT_WINDOW_SECONDS: intSetting(1, 3600).default(DEFAULT_DPOP_IAT_WINDOW_SECONDS),
   DPOP_NONCE_SECRET: z.string().min(32, { error: 'must be at least 32 characters (a random secret shared by every instance)' }).optional(),
   DPOP_NONCE_LIFETIME_SECONDS: intSetting(10, 86400).default(300),
-  METRICS_TOKEN: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
+  METRICS_TOKEN: z.string().min(MIN_SECRET_LENGTH, { error: `must be at least ${MIN_SECRET_LENGTH} characters` }).optional(),
   // Failed exchanges (token endpoint and bearer-sequence asset tokens) per window; 0 turns a limit off.
   RATE_LIMIT_FAILED_PER_IP: intSetting(0, 1_000_000).default(100),
   RATE_LIMIT_FAILED_PER_DEVICE: intSetting(0, 1_000_000).default(10),
@@ -121,6 +102,17 @@ export const EnvSchema = z.object({
   TRUSTED_PROXY_HOPS: intSetting(0, 10).default(0),
 });
 
+/** The settings as EnvSchema reads them: every fixed default filled in. */
+export type Settings = z.infer<typeof EnvSchema>;
+export type SettingName = keyof Settings;
+
+/** Defaults that depend on other settings: what the reference shows; each is computed by the step named. */
+export const DERIVED_DEFAULTS: Partial<Record<SettingName, string>> = {
+  PUBLIC_URL: '`http://localhost:{PORT}`', // publicEndpoints
+  TOKEN_AUDIENCES: 'PUBLIC_URL and its token endpoint', // publicEndpoints
+  WORKERS: 'one per core in production, else 1', // workerCount
+};
+
 export type Mode = 'production' | 'development' | 'test';
 
 export interface Config {
@@ -129,7 +121,6 @@ export interface Config {
   host: string;
   publicUrl: string;
   tokenEndpoint: string;
-  redisUrl: string | undefined;
   /** How to reach Redis: one of REDIS_URL, REDIS_CLUSTER_NODES, REDIS_SENTINELS; undefined = memory store. */
   redis: RedisTopology | undefined;
   /** Processes sharing the port (WORKERS); default one per core in production, else 1. */
@@ -137,8 +128,6 @@ export interface Config {
   /** In-process cache of access-token lookups at the resource routes; ttlMs 0 = off (the default). */
   resourceCache: { ttlMs: number; maxEntries: number };
   redisKeyPrefix: string;
-  /** Empty means: use the embedded development issuer. */
-  trustedIssuers: string[];
   audiences: string[];
   algorithms: string[];
   clockSkewSeconds: number;
@@ -159,16 +148,8 @@ export interface Config {
   /** Bearer key of the administrative API; undefined: the admin endpoints are not mounted. */
   adminApiKey: string | undefined;
   /** Proof of possession (RFC 9449 DPoP); see src/dpop/policy.ts for what each policy means. */
-  dpop: {
-    /** Global default; a trusted issuer's own `proofOfPossession` overrides it. */
-    proofOfPossession: ProofOfPossession;
-    algorithms: string[];
-    /** A proof's iat may lie this far in the past (plus CLOCK_SKEW_SECONDS). */
-    iatWindowSeconds: number;
-    /** Set: stateless server nonces are demanded (RFC 9449 §8). */
-    nonce: { secret: string; lifetimeSeconds: number } | undefined;
-  };
-  /** Per-issuer settings, one per entry of trustedIssuers (defaults filled from the global settings). */
+  dpop: DpopSettings;
+  /** The trusted issuers with their settings (defaults filled from the global ones); empty: the development issuer. */
   issuers: IssuerConfig[];
   /** When set, GET /metrics wants `Authorization: Bearer <token>`. */
   metricsToken: string | undefined;
@@ -185,24 +166,6 @@ export interface Config {
   trustedProxyHops: number;
 }
 
-export const CLAIM_PROFILES = ['salesforce-asset-token', 'generic-jwt'] as const;
-export type ClaimProfile = (typeof CLAIM_PROFILES)[number];
-
-/** One trusted issuer as the server uses it. */
-export interface IssuerConfig {
-  issuer: string;
-  jwksUrl: string;
-  algorithms: string[];
-  audiences: string[];
-  /** salesforce-asset-token: subject is `did` (else `sub`); generic-jwt: `sub` is required. */
-  profile: ClaimProfile;
-  /** Overrides the global PROOF_OF_POSSESSION for this issuer (RFC 9449); undefined: the global policy. */
-  proofOfPossession: ProofOfPossession | undefined;
-  /** When set, the token's `aid` must be one of these. */
-  allowedAssetIds: string[] | undefined;
-}
-
-
 /** What a configuration file adds under the environment (see config-file.ts); already validated. */
 export interface ConfigLayer {
   /** The file's path, named in every error about a value from it. */
@@ -213,217 +176,207 @@ export interface ConfigLayer {
   introspectionClients: ClientCredential[];
 }
 
-
-export interface ClientCredential {
-  id: string;
-  secret: string;
+/**
+ * A configuration that cannot run. `problems` holds every problem found, one line each, each naming
+ * the variable (or the file and the path inside it) and what was expected, never a secret's value.
+ */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  readonly problems: string[];
+  constructor(problems: string | string[]) {
+    const lines = typeof problems === 'string' ? [problems] : problems;
+    super(lines.join('\n'));
+    this.problems = lines;
+  }
 }
 
-export interface HostPort {
-  host: string;
-  port: number;
+type Env = NodeJS.ProcessEnv | Record<string, string | undefined>;
+
+/**
+ * Collects every problem of a configuration so one run reports them all. A value the schema refused
+ * reads as unset afterwards; later steps tripping over that absence add nothing.
+ */
+class Problems {
+  private readonly lines: string[] = [];
+  private readonly refused = new Set<string>();
+
+  constructor(private readonly where: (setting: string) => string) {}
+
+  /** The setting's value itself is wrong (schema stage). */
+  refuse(setting: string, message: string): void {
+    this.refused.add(setting);
+    this.lines.push(`${this.where(setting)}: ${message}`);
+  }
+
+  add(setting: string, message: string): void {
+    const line = `${this.where(setting)}: ${message}`;
+    if (!this.refused.has(setting) && !this.lines.includes(line)) this.lines.push(line);
+  }
+
+  throwIfAny(): void {
+    if (this.lines.length > 0) throw new ConfigError(this.lines);
+  }
 }
 
-export interface RedisAuth {
-  username?: string;
-  password?: string;
-  tls: boolean;
+const list = (value: string | undefined): string[] =>
+  (value ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+
+/** The raw settings: the file's `settings` under the environment (empty values count as unset). */
+function rawSettings(env: Env, layer: ConfigLayer | undefined): { raw: Record<string, string>; fromEnv: Set<string> } {
+  const fromEnv = Object.entries(env).filter(([k, v]) => k in EnvSchema.shape && v !== undefined && v !== '') as Array<[string, string]>;
+  return { raw: { ...(layer?.settings ?? {}), ...Object.fromEntries(fromEnv) }, fromEnv: new Set(fromEnv.map(([k]) => k)) };
 }
 
-export type RedisTopology = (
-  | { kind: 'standalone'; url: string; auth: RedisAuth }
-  | { kind: 'cluster'; nodes: HostPort[]; auth: RedisAuth }
-  | { kind: 'sentinel'; sentinels: HostPort[]; name: string; sentinelPassword?: string; auth: RedisAuth }
-) & { timeouts: RedisTimeouts };
+/** Each setting checked on its own, so every bad one is reported; a refused value reads as unset. */
+function readSettings(raw: Record<string, string>, problems: Problems): Settings {
+  const shape: Record<string, z.ZodType> = EnvSchema.shape;
+  const accepted: Record<string, unknown> = {};
+  for (const [name, schema] of Object.entries(shape)) {
+    if (raw[name] === undefined) continue;
+    const result = schema.safeParse(raw[name]);
+    if (result.success) accepted[name] = raw[name];
+    else problems.refuse(name, result.error.issues[0]!.message);
+  }
+  return EnvSchema.parse(accepted);
+}
 
-function hostPorts(variable: string, value: string): HostPort[] {
-  const nodes = list(value).map((item) => {
+function modeOf(s: Settings): Mode {
+  return s.NODE_ENV === 'production' ? 'production' : s.NODE_ENV === 'test' ? 'test' : 'development';
+}
+
+/** PUBLIC_URL (default `http://localhost:{PORT}`), the token endpoint and the accepted audiences. */
+function publicEndpoints(s: Settings): { publicUrl: string; tokenEndpoint: string; audiences: string[] } {
+  const publicUrl = (s.PUBLIC_URL ?? `http://localhost:${s.PORT}`).replace(/\/+$/, '');
+  const tokenEndpoint = `${publicUrl}/oauth2/token`;
+  const configured = list(s.TOKEN_AUDIENCES);
+  return { publicUrl, tokenEndpoint, audiences: configured.length > 0 ? configured : [publicUrl, tokenEndpoint] };
+}
+
+/** TRUSTED_ISSUERS (env, else the file's settings) chooses the issuers; without it, the file's list. */
+function trustedIssuerNames(s: Settings, layer: ConfigLayer | undefined, problems: Problems): string[] {
+  const names =
+    s.TRUSTED_ISSUERS !== undefined || !layer?.issuers.length
+      ? list(s.TRUSTED_ISSUERS).map((iss) => iss.replace(/\/+$/, ''))
+      : layer.issuers.map((i) => i.issuer);
+  for (const iss of names) {
+    const problem = issuerUrlProblem(iss);
+    if (problem) problems.add('TRUSTED_ISSUERS', problem);
+  }
+  return names;
+}
+
+function hostPorts(variable: string, value: string, problems: Problems): HostPort[] {
+  const nodes: HostPort[] = [];
+  for (const item of list(value)) {
     const m = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(item);
     const port = m ? Number(m[2]) : 0;
-    if (!m || port < 1 || port > 65535) throw new ConfigError(`${variable}: "${item}" is not host:port`);
-    return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
-  });
-  if (nodes.length === 0) throw new ConfigError(`${variable}: must list at least one host:port`);
+    if (!m || port < 1 || port > 65535) problems.add(variable, `"${item}" is not host:port`);
+    else nodes.push({ host: m[1]!.replace(/^\[|\]$/g, ''), port });
+  }
+  if (nodes.length === 0) problems.add(variable, 'must list at least one host:port');
   return nodes;
 }
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
-
-export const ALLOWED_ALGORITHMS = new Set(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']);
-
-function redisTopology(e: z.infer<typeof EnvSchema>): RedisTopology | undefined {
-  const chosen = [e.REDIS_URL && 'REDIS_URL', e.REDIS_CLUSTER_NODES && 'REDIS_CLUSTER_NODES', e.REDIS_SENTINELS && 'REDIS_SENTINELS'].filter(Boolean);
-  if (chosen.length > 1) throw new ConfigError(`${String(chosen[1])}: set only one of ${chosen.join(', ')}`);
-  const auth: RedisAuth = { tls: e.REDIS_TLS === 'true' || e.REDIS_TLS === '1' };
-  if (e.REDIS_USERNAME) auth.username = e.REDIS_USERNAME;
-  if (e.REDIS_PASSWORD) auth.password = e.REDIS_PASSWORD;
-  const timeouts: RedisTimeouts = { commandMs: e.REDIS_COMMAND_TIMEOUT_MS, connectMs: e.REDIS_CONNECT_TIMEOUT_MS };
-  if (e.REDIS_URL) {
-    if (e.REDIS_URL.startsWith('rediss://')) auth.tls = true;
-    return { kind: 'standalone', url: e.REDIS_URL, auth, timeouts };
+/** How to reach Redis: exactly one of REDIS_URL, REDIS_CLUSTER_NODES, REDIS_SENTINELS, or none (memory store). */
+function redisTopology(s: Settings, problems: Problems): RedisTopology | undefined {
+  const chosen = (['REDIS_URL', 'REDIS_CLUSTER_NODES', 'REDIS_SENTINELS'] as const).filter((name) => s[name]);
+  if (chosen.length > 1) problems.add(chosen[1]!, `set only one of ${chosen.join(', ')}`);
+  const auth: RedisAuth = { tls: s.REDIS_TLS === 'true' || s.REDIS_TLS === '1' };
+  if (s.REDIS_USERNAME) auth.username = s.REDIS_USERNAME;
+  if (s.REDIS_PASSWORD) auth.password = s.REDIS_PASSWORD;
+  const timeouts: RedisTimeouts = { commandMs: s.REDIS_COMMAND_TIMEOUT_MS, connectMs: s.REDIS_CONNECT_TIMEOUT_MS };
+  if (s.REDIS_URL) {
+    if (s.REDIS_URL.startsWith('rediss://')) auth.tls = true;
+    return { kind: 'standalone', url: s.REDIS_URL, auth, timeouts };
   }
-  if (e.REDIS_CLUSTER_NODES) return { kind: 'cluster', nodes: hostPorts('REDIS_CLUSTER_NODES', e.REDIS_CLUSTER_NODES), auth, timeouts };
-  if (e.REDIS_SENTINELS) {
-    if (!e.REDIS_SENTINEL_NAME) throw new ConfigError('REDIS_SENTINEL_NAME: required with REDIS_SENTINELS (the monitored master name)');
-    const topology: RedisTopology = { kind: 'sentinel', sentinels: hostPorts('REDIS_SENTINELS', e.REDIS_SENTINELS), name: e.REDIS_SENTINEL_NAME, auth, timeouts };
-    if (e.REDIS_SENTINEL_PASSWORD) topology.sentinelPassword = e.REDIS_SENTINEL_PASSWORD;
+  if (s.REDIS_CLUSTER_NODES) return { kind: 'cluster', nodes: hostPorts('REDIS_CLUSTER_NODES', s.REDIS_CLUSTER_NODES, problems), auth, timeouts };
+  if (s.REDIS_SENTINELS) {
+    if (!s.REDIS_SENTINEL_NAME) problems.add('REDIS_SENTINEL_NAME', 'required with REDIS_SENTINELS (the monitored master name)');
+    const topology: RedisTopology = {
+      kind: 'sentinel',
+      sentinels: hostPorts('REDIS_SENTINELS', s.REDIS_SENTINELS, problems),
+      name: s.REDIS_SENTINEL_NAME ?? '',
+      auth,
+      timeouts,
+    };
+    if (s.REDIS_SENTINEL_PASSWORD) topology.sentinelPassword = s.REDIS_SENTINEL_PASSWORD;
     return topology;
   }
   return undefined;
 }
 
-/**
- * Env (over an optional file layer) -> one validated Config; throws ConfigError with one line naming
- * the variable (or the file and the path inside it) and the problem.
- */
-export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | undefined>, layer?: ConfigLayer): Config {
-  const fromEnv = Object.fromEntries(
-    Object.entries(env).filter(([k, v]) => k in EnvSchema.shape && v !== undefined && v !== ''),
-  );
-  const cleaned = { ...(layer?.settings ?? {}), ...fromEnv };
-  // Names a setting where it came from: the variable, or the file and its path.
-  const where = (name: string): string => (layer && !(name in fromEnv) && name in layer.settings ? `${layer.source}: settings.${name}` : name);
-  const parsed = EnvSchema.safeParse(cleaned);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new ConfigError(`${where(String(issue.path[0] ?? 'config'))}: ${issue.message}`);
-  }
-  const e = parsed.data;
-  const mode: Mode = e.NODE_ENV === 'production' ? 'production' : e.NODE_ENV === 'test' ? 'test' : 'development';
-  const publicUrl = (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, '');
-  const tokenEndpoint = `${publicUrl}/oauth2/token`;
+/** What production demands: real issuers and a shared store. */
+function checkProduction(mode: Mode, issuers: string[], redis: RedisTopology | undefined, problems: Problems): void {
+  if (mode !== 'production') return;
+  if (issuers.length === 0) problems.add('TRUSTED_ISSUERS', 'required in production (the development issuer is never used there)');
+  if (!redis) problems.add('REDIS_URL', 'required in production, or REDIS_CLUSTER_NODES / REDIS_SENTINELS (the in-memory store is for development only)');
+}
 
-  // TRUSTED_ISSUERS (env, else the file's settings) chooses the issuers; without it, the file's list.
-  const trustedIssuers =
-    e.TRUSTED_ISSUERS !== undefined || !layer?.issuers.length
-      ? list(e.TRUSTED_ISSUERS).map((s) => s.replace(/\/+$/, ''))
-      : layer.issuers.map((i) => i.issuer);
-  for (const iss of trustedIssuers) {
-    const check = issuerUrl.safeParse(iss);
-    if (!check.success) throw new ConfigError(`${where('TRUSTED_ISSUERS')}: ${check.error.issues[0]!.message}`);
-  }
-  if (mode === 'production' && trustedIssuers.length === 0) {
-    throw new ConfigError('TRUSTED_ISSUERS: required in production (the development issuer is never used there)');
-  }
-  const redis = redisTopology(e);
-  if (mode === 'production' && !redis) {
-    throw new ConfigError('REDIS_URL: required in production, or REDIS_CLUSTER_NODES / REDIS_SENTINELS (the in-memory store is for development only)');
-  }
+/** WORKERS, default one per core in production, else 1. */
+function workerCount(s: Settings, mode: Mode, shared: boolean, problems: Problems): number {
+  const workers = s.WORKERS ?? (mode === 'production' ? availableParallelism() : 1);
   // The memory store and the development issuer's key live in one process: one worker only.
-  const workers = e.WORKERS ?? (mode === 'production' ? availableParallelism() : 1);
-  if (workers > 1 && (!redis || trustedIssuers.length === 0)) {
-    throw new ConfigError('WORKERS: more than one worker needs Redis and TRUSTED_ISSUERS (memory store and development issuer are per process)');
+  if (workers > 1 && !shared) {
+    problems.add('WORKERS', 'more than one worker needs Redis and TRUSTED_ISSUERS (memory store and development issuer are per process)');
   }
+  return workers;
+}
 
-  const algorithms = list(e.ASSERTION_ALGORITHMS);
+/** A comma-separated algorithm list, each one from `allowed`. */
+function algorithmList(setting: SettingName, value: string, allowed: readonly string[], problems: Problems): string[] {
+  const algorithms = list(value);
   for (const alg of algorithms) {
-    if (!ALLOWED_ALGORITHMS.has(alg)) {
-      throw new ConfigError(`${where('ASSERTION_ALGORITHMS')}: "${alg}" is not an asymmetric JWS algorithm this server accepts`);
-    }
+    if (!allowed.includes(alg)) problems.add(setting, `"${alg}" is not an asymmetric JWS algorithm this server accepts`);
   }
-  if (algorithms.length === 0) throw new ConfigError(`${where('ASSERTION_ALGORITHMS')}: must name at least one algorithm`);
+  if (algorithms.length === 0) problems.add(setting, 'must name at least one algorithm');
+  return algorithms;
+}
 
-  const supportedScopes = e.SUPPORTED_SCOPES === undefined ? undefined : e.SUPPORTED_SCOPES.split(/[\s,]+/).filter(Boolean);
-  for (const s of supportedScopes ?? []) {
-    if (!SCOPE_TOKEN.test(s)) throw new ConfigError(`${where('SUPPORTED_SCOPES')}: "${s}" is not a valid scope token`);
+function supportedScopes(s: Settings, problems: Problems): string[] | undefined {
+  const scopes = s.SUPPORTED_SCOPES === undefined ? undefined : s.SUPPORTED_SCOPES.split(/[\s,]+/).filter(Boolean);
+  for (const scope of scopes ?? []) {
+    if (!SCOPE_TOKEN.test(scope)) problems.add('SUPPORTED_SCOPES', `"${scope}" is not a valid scope token`);
   }
+  return scopes;
+}
 
-  const dpopAlgorithms = list(e.DPOP_ALGORITHMS);
-  for (const alg of dpopAlgorithms) {
-    if (!DPOP_ALLOWED_ALGORITHMS.includes(alg)) throw new ConfigError(`DPOP_ALGORITHMS: "${alg}" is not an asymmetric JWS algorithm this server accepts`);
-  }
-  if (dpopAlgorithms.length === 0) throw new ConfigError('DPOP_ALGORITHMS: must name at least one algorithm');
-
-  const introspectionClients = parseClientCredentials(e.INTROSPECTION_CLIENTS);
-  if (e.ADMIN_API_KEY !== undefined && !ADMIN_KEY.test(e.ADMIN_API_KEY)) {
-    throw new ConfigError(`ADMIN_API_KEY: must be at least ${MIN_SECRET_LENGTH} characters of token68 (letters, digits, -._~+/)`);
-  }
-  const configured = list(e.TOKEN_AUDIENCES);
-  const audiences = configured.length > 0 ? configured : [publicUrl, tokenEndpoint];
-  const fileIssuers = new Map((layer?.issuers ?? []).map((i) => [i.issuer.replace(/\/+$/, ''), i]));
-  const issuers: IssuerConfig[] = trustedIssuers.map((issuer) => {
-    const own = fileIssuers.get(issuer);
-    return {
-      issuer,
-      jwksUrl: own?.jwksUrl ?? jwksUrlOf(issuer),
-      algorithms: own?.algorithms ?? algorithms,
-      audiences: own?.audiences ?? audiences,
-      profile: own?.profile ?? 'salesforce-asset-token',
-      proofOfPossession: own?.proofOfPossession,
-      allowedAssetIds: own?.allowedAssetIds,
-    };
-  });
+function dpopSettings(s: Settings, problems: Problems): DpopSettings {
   return {
-    mode,
-    port: e.PORT,
-    host: e.HOST,
-    publicUrl,
-    tokenEndpoint,
-    redisUrl: e.REDIS_URL,
-    redis,
-    workers,
-    resourceCache: { ttlMs: e.RESOURCE_CACHE_TTL_MS, maxEntries: e.RESOURCE_CACHE_MAX_ENTRIES },
-    redisKeyPrefix: e.REDIS_KEY_PREFIX,
-    trustedIssuers,
-    audiences,
-    algorithms,
-    clockSkewSeconds: e.CLOCK_SKEW_SECONDS,
-    accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS,
-    maxAssertionLifetimeSeconds: e.MAX_ASSERTION_LIFETIME_SECONDS,
-    assertionMaxBytes: e.ASSERTION_MAX_BYTES,
-    jwks: {
-      cooldownSeconds: e.JWKS_COOLDOWN_SECONDS,
-      maxAgeSeconds: e.JWKS_MAX_AGE_SECONDS,
-      timeoutMs: e.JWKS_TIMEOUT_MS,
-      maxBytes: e.JWKS_MAX_BYTES,
-    },
-    supportedScopes,
-    ingest: { streamKey: e.INGEST_STREAM_KEY, maxLen: e.INGEST_STREAM_MAXLEN, maxBytes: e.INGEST_MAX_BYTES },
-    formMaxBytes: e.FORM_MAX_BYTES,
-    realm: e.REALM,
-    logLevel: e.LOG_LEVEL,
-    shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
-    introspectionClients: [...introspectionClients, ...(layer?.introspectionClients ?? [])],
-    adminApiKey: e.ADMIN_API_KEY,
-    dpop: {
-      proofOfPossession: e.PROOF_OF_POSSESSION,
-      algorithms: dpopAlgorithms,
-      iatWindowSeconds: e.DPOP_IAT_WINDOW_SECONDS,
-      nonce: e.DPOP_NONCE_SECRET === undefined ? undefined : { secret: e.DPOP_NONCE_SECRET, lifetimeSeconds: e.DPOP_NONCE_LIFETIME_SECONDS },
-    },
-    issuers,
-    metricsToken: e.METRICS_TOKEN,
-    configFile: layer?.source,
-    failureLimits: {
-      perClient: e.RATE_LIMIT_FAILED_PER_IP,
-      perDevice: e.RATE_LIMIT_FAILED_PER_DEVICE,
-      windowSeconds: e.RATE_LIMIT_WINDOW_SECONDS,
-    },
-    http: {
-      requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
-      // Node refuses a headers timeout above the request timeout.
-      headersTimeoutMs: Math.min(e.HTTP_HEADERS_TIMEOUT_MS, e.HTTP_REQUEST_TIMEOUT_MS),
-      keepAliveTimeoutMs: e.HTTP_KEEPALIVE_TIMEOUT_MS,
-      maxHeaderBytes: e.HTTP_MAX_HEADER_BYTES,
-    },
-    trustedProxyHops: e.TRUSTED_PROXY_HOPS,
+    proofOfPossession: s.PROOF_OF_POSSESSION,
+    algorithms: algorithmList('DPOP_ALGORITHMS', s.DPOP_ALGORITHMS, DPOP_ALLOWED_ALGORITHMS, problems),
+    iatWindowSeconds: s.DPOP_IAT_WINDOW_SECONDS,
+    nonce: s.DPOP_NONCE_SECRET === undefined ? undefined : { secret: s.DPOP_NONCE_SECRET, lifetimeSeconds: s.DPOP_NONCE_LIFETIME_SECONDS },
   };
 }
 
-const MIN_SECRET_LENGTH = 16;
 // RFC 6749 Appendix A.1 / A.2: client_id and client_secret are VSCHAR; ':' and ',' separate entries here.
 const CLIENT_ID = /^[\x21-\x2B\x2D-\x39\x3B-\x7E]{1,128}$/;
 const CLIENT_SECRET = new RegExp(`^[\\x21-\\x2B\\x2D-\\x7E]{${MIN_SECRET_LENGTH},256}$`);
 // RFC 6750 §2.1 b64token, so the key can travel in `Authorization: Bearer`.
 const ADMIN_KEY = new RegExp(`^[A-Za-z0-9\\-._~+/]{${MIN_SECRET_LENGTH},512}=*$`);
 
+function adminApiKey(s: Settings, problems: Problems): string | undefined {
+  if (s.ADMIN_API_KEY !== undefined && !ADMIN_KEY.test(s.ADMIN_API_KEY)) {
+    problems.add('ADMIN_API_KEY', `must be at least ${MIN_SECRET_LENGTH} characters of token68 (letters, digits, -._~+/)`);
+  }
+  return s.ADMIN_API_KEY;
+}
+
 /**
  * INTROSPECTION_CLIENTS: `id:secret,id2:secret2`. Error messages name the entry by position and id,
  * never the secret.
  */
 export function parseClientCredentials(value: string | undefined): ClientCredential[] {
+  const problems = new Problems(() => 'INTROSPECTION_CLIENTS');
+  const clients = clientCredentials(value, problems);
+  problems.throwIfAny();
+  return clients;
+}
+
+function clientCredentials(value: string | undefined, problems: Problems): ClientCredential[] {
   const clients: ClientCredential[] = [];
   list(value).forEach((entry, index) => {
     const colon = entry.indexOf(':');
@@ -431,15 +384,105 @@ export function parseClientCredentials(value: string | undefined): ClientCredent
     const secret = colon < 0 ? '' : entry.slice(colon + 1);
     const where = `entry ${index + 1}`;
     if (!CLIENT_ID.test(id)) {
-      throw new ConfigError(`INTROSPECTION_CLIENTS: ${where}: client id must be 1-128 printable characters without ":" or ","`);
+      problems.add('INTROSPECTION_CLIENTS', `${where}: client id must be 1-128 printable characters without ":" or ","`);
+    } else if (!CLIENT_SECRET.test(secret)) {
+      problems.add('INTROSPECTION_CLIENTS', `${where} ("${id}"): secret must follow "id:" and be ${MIN_SECRET_LENGTH}-256 printable characters without ","`);
+    } else if (clients.some((c) => c.id === id)) {
+      problems.add('INTROSPECTION_CLIENTS', `client id "${id}" appears twice`);
+    } else {
+      clients.push({ id, secret });
     }
-    if (!CLIENT_SECRET.test(secret)) {
-      throw new ConfigError(
-        `INTROSPECTION_CLIENTS: ${where} ("${id}"): secret must follow "id:" and be ${MIN_SECRET_LENGTH}-256 printable characters without ","`,
-      );
-    }
-    if (clients.some((c) => c.id === id)) throw new ConfigError(`INTROSPECTION_CLIENTS: client id "${id}" appears twice`);
-    clients.push({ id, secret });
   });
   return clients;
+}
+
+/** Each trusted issuer with its file settings, defaults taken from the global settings. */
+function issuerSettings(names: string[], layer: ConfigLayer | undefined, algorithms: string[], audiences: string[]): IssuerConfig[] {
+  const fileIssuers = new Map((layer?.issuers ?? []).map((i) => [i.issuer.replace(/\/+$/, ''), i]));
+  return names.map((issuer) => {
+    const own = fileIssuers.get(issuer);
+    return {
+      issuer,
+      jwksUrl: own?.jwksUrl ?? jwksUrlOf(issuer),
+      algorithms: own?.algorithms ?? algorithms,
+      audiences: own?.audiences ?? audiences,
+      profile: own?.profile ?? DEFAULT_CLAIM_PROFILE,
+      proofOfPossession: own?.proofOfPossession,
+      allowedAssetIds: own?.allowedAssetIds,
+    };
+  });
+}
+
+/**
+ * Env (over an optional file layer) -> one validated Config; throws ConfigError listing every
+ * problem, each naming the variable (or the file and the path inside it) and what was expected.
+ */
+export function loadConfig(env: Env, layer?: ConfigLayer): Config {
+  const { raw, fromEnv } = rawSettings(env, layer);
+  // Names a setting where it came from: the variable, or the file and its path.
+  const where = (name: string): string => (layer && !fromEnv.has(name) && name in layer.settings ? `${layer.source}: settings.${name}` : name);
+  const problems = new Problems(where);
+  const s = readSettings(raw, problems);
+
+  const mode = modeOf(s);
+  const { publicUrl, tokenEndpoint, audiences } = publicEndpoints(s);
+  const issuerNames = trustedIssuerNames(s, layer, problems);
+  const redis = redisTopology(s, problems);
+  checkProduction(mode, issuerNames, redis, problems);
+  const workers = workerCount(s, mode, redis !== undefined && issuerNames.length > 0, problems);
+  const algorithms = algorithmList('ASSERTION_ALGORITHMS', s.ASSERTION_ALGORITHMS, ASSERTION_ALGORITHMS, problems);
+  const scopes = supportedScopes(s, problems);
+  const dpop = dpopSettings(s, problems);
+  const introspectionClients = clientCredentials(s.INTROSPECTION_CLIENTS, problems);
+  const adminKey = adminApiKey(s, problems);
+  problems.throwIfAny();
+
+  return {
+    mode,
+    port: s.PORT,
+    host: s.HOST,
+    publicUrl,
+    tokenEndpoint,
+    redis,
+    workers,
+    resourceCache: { ttlMs: s.RESOURCE_CACHE_TTL_MS, maxEntries: s.RESOURCE_CACHE_MAX_ENTRIES },
+    redisKeyPrefix: s.REDIS_KEY_PREFIX,
+    audiences,
+    algorithms,
+    clockSkewSeconds: s.CLOCK_SKEW_SECONDS,
+    accessTokenTtlSeconds: s.ACCESS_TOKEN_TTL_SECONDS,
+    maxAssertionLifetimeSeconds: s.MAX_ASSERTION_LIFETIME_SECONDS,
+    assertionMaxBytes: s.ASSERTION_MAX_BYTES,
+    jwks: {
+      cooldownSeconds: s.JWKS_COOLDOWN_SECONDS,
+      maxAgeSeconds: s.JWKS_MAX_AGE_SECONDS,
+      timeoutMs: s.JWKS_TIMEOUT_MS,
+      maxBytes: s.JWKS_MAX_BYTES,
+    },
+    supportedScopes: scopes,
+    ingest: { streamKey: s.INGEST_STREAM_KEY, maxLen: s.INGEST_STREAM_MAXLEN, maxBytes: s.INGEST_MAX_BYTES },
+    formMaxBytes: s.FORM_MAX_BYTES,
+    realm: s.REALM,
+    logLevel: s.LOG_LEVEL,
+    shutdownGraceMs: s.SHUTDOWN_GRACE_MS,
+    introspectionClients: [...introspectionClients, ...(layer?.introspectionClients ?? [])],
+    adminApiKey: adminKey,
+    dpop,
+    issuers: issuerSettings(issuerNames, layer, algorithms, audiences),
+    metricsToken: s.METRICS_TOKEN,
+    configFile: layer?.source,
+    failureLimits: {
+      perClient: s.RATE_LIMIT_FAILED_PER_IP,
+      perDevice: s.RATE_LIMIT_FAILED_PER_DEVICE,
+      windowSeconds: s.RATE_LIMIT_WINDOW_SECONDS,
+    },
+    http: {
+      requestTimeoutMs: s.HTTP_REQUEST_TIMEOUT_MS,
+      // Node refuses a headers timeout above the request timeout.
+      headersTimeoutMs: Math.min(s.HTTP_HEADERS_TIMEOUT_MS, s.HTTP_REQUEST_TIMEOUT_MS),
+      keepAliveTimeoutMs: s.HTTP_KEEPALIVE_TIMEOUT_MS,
+      maxHeaderBytes: s.HTTP_MAX_HEADER_BYTES,
+    },
+    trustedProxyHops: s.TRUSTED_PROXY_HOPS,
+  };
 }

@@ -79,7 +79,7 @@ export async function buildRuntime(
   const deps: AppDeps = { config, store, ingest, issuers, clock, logger, metrics, failureLimits };
   if (resourceStore) deps.resourceStore = resourceStore;
   if (config.mode !== 'production') deps.activity = new ActivityLog(clock);
-  if (config.trustedIssuers.length > 0) {
+  if (config.issuers.length > 0) {
     for (const iss of config.issuers) issuers.add(configuredIssuer(iss, settings.jwks, clock, metrics.jwksObserver(iss.issuer)));
     // Warm the key caches so the first device does not wait; failures surface per request.
     await Promise.all(issuers.list().map((i) => i.keys.warm()));

@@ -1,6 +1,11 @@
 import type { JWK, JWTPayload } from 'jose';
-import type { ClaimProfile } from '../config.js';
 import { AssertionRejected } from './rejections.js';
+
+/** How an issuer's claims name the device: see applyClaimsPolicy. */
+export const CLAIM_PROFILES = ['salesforce-asset-token', 'generic-jwt'] as const;
+export type ClaimProfile = (typeof CLAIM_PROFILES)[number];
+/** Asset tokens are Salesforce's unless an issuer says otherwise. */
+export const DEFAULT_CLAIM_PROFILE: ClaimProfile = 'salesforce-asset-token';
 
 /** What the rest of the server knows about a verified asset token. Times in seconds. */
 export interface AssetClaims {

@@ -1,7 +1,45 @@
 import type { Clock } from '../clock.js';
 import type { ProofOfPossession } from '../dpop/policy.js';
-import type { ClaimProfile, IssuerConfig } from '../config.js';
+import { isLoopbackHost } from '../loopback.js';
+import type { ClaimProfile } from './claims-policy.js';
 import { httpJwksLoader, JwksCache, type HttpJwksOptions, type JwksLoader, type JwksObserver, type JwksPolicy } from './jwks.js';
+
+/** Asymmetric JWS algorithms an asset token may be signed with (RFC 8725 §3.1: never `none` or HMAC). */
+export const ASSERTION_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
+
+/** One trusted issuer as configured (TRUSTED_ISSUERS and the file's `issuers`), defaults filled in. */
+export interface IssuerConfig {
+  issuer: string;
+  jwksUrl: string;
+  algorithms: string[];
+  audiences: string[];
+  /** salesforce-asset-token: subject is `did` (else `sub`); generic-jwt: `sub` is required. */
+  profile: ClaimProfile;
+  /** Overrides the global PROOF_OF_POSSESSION for this issuer (RFC 9449); undefined: the global policy. */
+  proofOfPossession: ProofOfPossession | undefined;
+  /** When set, the token's `aid` must be one of these. */
+  allowedAssetIds: string[] | undefined;
+}
+
+/**
+ * Why `value` cannot identify a trusted issuer (or its key URL), else undefined. Keys fetched over
+ * plain http could be swapped on the way (RFC 8725 §3.10), so http is for loopback only. The value is
+ * not echoed when it carries credentials.
+ */
+export function issuerUrlProblem(value: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return `"${value}" is not a URL`;
+  }
+  if (url.username || url.password) return 'must not carry credentials';
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname))) {
+    return `"${value}" must use https (plain http only for loopback hosts)`;
+  }
+  if (url.search || url.hash) return `"${value}" must not carry a query or fragment`;
+  return undefined;
+}
 
 /** A trusted issuer: identifier compared exactly with `iss`, and the only key set its tokens may use. */
 export interface TrustedIssuer {

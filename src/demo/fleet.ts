@@ -1,4 +1,4 @@
-import { isLoopbackHost } from '../config.js';
+import { isLoopbackHost } from '../loopback.js';
 import { GRANT_JWT_BEARER, PATHS } from '../oauth/constants.js';
 
 /**

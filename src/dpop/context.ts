@@ -1,12 +1,22 @@
 import type { Context, Next } from 'koa';
 import type { TrustedIssuers } from '../assertion/issuers.js';
 import type { Clock } from '../clock.js';
-import type { Config } from '../config.js';
 import type { TokenStore } from '../tokens/store.js';
 import { DPOP_HEADER, DPOP_NONCE_HEADER } from './constants.js';
 import { createDpopNonces } from './nonce.js';
 import { acceptedSchemes, policyFor, type ProofOfPossession } from './policy.js';
 import type { DpopVerifierDeps, ProofRequest } from './proof.js';
+
+/** The proof-of-possession settings (PROOF_OF_POSSESSION, DPOP_*). */
+export interface DpopSettings {
+  /** Global default; a trusted issuer's own `proofOfPossession` overrides it. */
+  proofOfPossession: ProofOfPossession;
+  algorithms: string[];
+  /** A proof's iat may lie this far in the past (plus CLOCK_SKEW_SECONDS). */
+  iatWindowSeconds: number;
+  /** Set: stateless server nonces are demanded (RFC 9449 §8). */
+  nonce: { secret: string; lifetimeSeconds: number } | undefined;
+}
 
 /** Everything the token endpoint and the resources need for proof of possession, built once. */
 export interface DpopContext {
@@ -17,7 +27,9 @@ export interface DpopContext {
   publicUrl: string;
 }
 
-export function createDpopContext(config: Config, store: TokenStore, issuers: TrustedIssuers, clock: Clock): DpopContext {
+export function createDpopContext(
+  config: { dpop: DpopSettings; publicUrl: string; clockSkewSeconds: number },
+  store: TokenStore, issuers: TrustedIssuers, clock: Clock): DpopContext {
   const { dpop } = config;
   return {
     globalPolicy: dpop.proofOfPossession,

@@ -1,9 +1,17 @@
 import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Context, Next } from 'koa';
-import type { ClientCredential } from '../config.js';
 import { CLIENT_AUTH_BASIC, CLIENT_AUTH_POST } from './constants.js';
 import { InvalidClient, InvalidRequest } from './errors.js';
 import { formDecode, type FormParams } from './form.js';
+
+/** A resource server allowed to call introspection and revocation (RFC 7662 §2.1, RFC 7009 §2.1). */
+export interface ClientCredential {
+  id: string;
+  secret: string;
+}
+
+/** Shortest client secret (and admin key) accepted: guessing 16 random characters online is hopeless. */
+export const MIN_SECRET_LENGTH = 16;
 
 export type ClientAuthMethod = typeof CLIENT_AUTH_BASIC | typeof CLIENT_AUTH_POST;
 

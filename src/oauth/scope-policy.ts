@@ -1,5 +1,7 @@
-import { SCOPE_TOKEN } from '../config.js';
 import { InvalidScope } from './errors.js';
+
+/** RFC 6749 §3.3 scope-token (NQCHAR). */
+export const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 
 /**
  * RFC 6749 §3.3. Returns the granted scope string (deduplicated, order kept) or undefined when none

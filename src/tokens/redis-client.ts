@@ -1,9 +1,35 @@
 import type { Writable } from 'node:stream';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
-import { DEFAULT_REDIS_TIMEOUTS, type RedisTopology } from '../config.js';
 
 /** Standalone, Sentinel-managed or Cluster: the store code is the same for all three. */
 export type RedisConnection = Redis | Cluster;
+
+/** How long a command or a connection attempt may take before the request gets its 503. */
+export interface RedisTimeouts {
+  commandMs: number;
+  connectMs: number;
+}
+
+/** Defaults of REDIS_COMMAND_TIMEOUT_MS and REDIS_CONNECT_TIMEOUT_MS, also of createRedisClient(url) used directly. */
+export const DEFAULT_REDIS_TIMEOUTS: RedisTimeouts = { commandMs: 2000, connectMs: 2000 };
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+export interface RedisAuth {
+  username?: string;
+  password?: string;
+  tls: boolean;
+}
+
+/** How to reach Redis: one of REDIS_URL, REDIS_CLUSTER_NODES, REDIS_SENTINELS. */
+export type RedisTopology = (
+  | { kind: 'standalone'; url: string; auth: RedisAuth }
+  | { kind: 'cluster'; nodes: HostPort[]; auth: RedisAuth }
+  | { kind: 'sentinel'; sentinels: HostPort[]; name: string; sentinelPassword?: string; auth: RedisAuth }
+) & { timeouts: RedisTimeouts };
 
 /**
  * Connection policy: fail fast instead of queueing while Redis is away (the client gets a 503 it

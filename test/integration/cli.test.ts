@@ -60,7 +60,7 @@ describe('assetgate config check', () => {
     const res = await cli(['config', 'check', '--config', path], { METRICS_TOKEN: 'metrics-secret-0123456789', REDIS_URL: 'redis://:pw-in-url-123@127.0.0.1:6379' });
     expect(res.code).toBe(0);
     const shown = JSON.parse(res.out) as Record<string, unknown>;
-    expect(shown.trustedIssuers).toEqual(['https://acme.my.site.com']);
+    expect((shown.issuers as Array<{ issuer: string }>).map((i) => i.issuer)).toEqual(['https://acme.my.site.com']);
     expect((shown.issuers as Array<{ profile: string }>)[0]!.profile).toBe('generic-jwt');
     expect(res.out).not.toContain('super-secret-introspection-1');
     expect(res.out).not.toContain('metrics-secret-0123456789');

@@ -49,7 +49,7 @@ describe('configuration file', () => {
     expect(config.configFile).toBe(path);
     expect(config.accessTokenTtlSeconds).toBe(900); // from the file
     expect(config.logLevel).toBe('debug'); // the environment wins
-    expect(config.trustedIssuers).toEqual(['https://acme.my.site.com', 'https://login.example.net']);
+    expect(config.issuers.map((i) => i.issuer)).toEqual(['https://acme.my.site.com', 'https://login.example.net']);
     expect(config.issuers[0]).toEqual({
       issuer: 'https://acme.my.site.com',
       jwksUrl: 'https://acme.my.site.com/id/keys',

@@ -9,8 +9,8 @@ describe('loadConfig', () => {
       host: '0.0.0.0',
       publicUrl: 'http://localhost:3000',
       tokenEndpoint: 'http://localhost:3000/oauth2/token',
-      redisUrl: undefined,
-      trustedIssuers: [],
+      redis: undefined,
+      issuers: [],
       audiences: ['http://localhost:3000', 'http://localhost:3000/oauth2/token'],
       algorithms: ['RS256'],
       clockSkewSeconds: 30,
@@ -33,7 +33,7 @@ describe('loadConfig', () => {
       JWKS_COOLDOWN_SECONDS: '10',
     });
     expect(c.publicUrl).toBe('https://auth.example.com');
-    expect(c.trustedIssuers).toEqual(['https://a.my.site.com', 'http://127.0.0.1:9000']);
+    expect(c.issuers.map((i) => i.issuer)).toEqual(['https://a.my.site.com', 'http://127.0.0.1:9000']);
     expect(c.audiences).toEqual(['https://api.example.com']);
     expect([c.port, c.clockSkewSeconds, c.accessTokenTtlSeconds, c.jwks.cooldownSeconds]).toEqual([8080, 5, 600, 10]);
   });
