@@ -4,7 +4,7 @@ import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { CLAIM_PROFILES } from './assertion/claims-policy.js';
 import { ASSERTION_ALGORITHMS } from './assertion/issuers.js';
-import { CONFIG_FILE_VARIABLE, ConfigError, EnvSchema, issuerUrl, loadConfig, type Config, type ConfigLayer } from './config.js';
+import { CONFIG_FILE_VARIABLE, ConfigError, EnvSchema, environmentProblems, issuerUrl, loadConfig, type Config, type ConfigLayer } from './config.js';
 import { PROOF_OF_POSSESSION_POLICIES } from './dpop/policy.js';
 
 /**
@@ -94,19 +94,33 @@ function parseText(path: string, text: string): unknown {
     try {
       return JSON.parse(text) as unknown;
     } catch (err) {
-      throw new ConfigError(`${path}: not valid JSON: ${(err as Error).message}`);
+      // V8's message may quote the text around the fault, which may be a secret: say where, not what.
+      throw new ConfigError(`${path}: not valid JSON${jsonFaultAt(text, (err as Error).message)}`);
     }
   }
   const doc = parseDocument(text, { prettyErrors: true });
   if (doc.errors.length > 0) {
-    const first = doc.errors[0]!;
-    const at = first.linePos?.[0] ? `line ${first.linePos[0].line}, column ${first.linePos[0].col}: ` : '';
-    throw new ConfigError(`${path}: not valid YAML: ${at}${first.message.split('\n')[0]!.split(' at line ')[0]}`);
+    throw new ConfigError(
+      doc.errors.map((e) => {
+        const at = e.linePos?.[0] ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}: ` : '';
+        return `${path}: not valid YAML: ${at}${e.message.split('\n')[0]!.split(' at line ')[0]}`;
+      }),
+    );
   }
   return doc.toJS() as unknown;
 }
 
-/** Reads and validates a configuration file into a layer under the environment. */
+/** `: line L, column C` of a JSON syntax error, taken from the parser's position, never its quote of the text. */
+function jsonFaultAt(text: string, message: string): string {
+  const lineColumn = /line (\d+) column (\d+)/.exec(message);
+  if (lineColumn) return `: line ${lineColumn[1]}, column ${lineColumn[2]}`;
+  const position = /at position (\d+)/.exec(message);
+  if (!position) return '';
+  const lines = text.slice(0, Number(position[1])).split('\n');
+  return `: line ${lines.length}, column ${lines.at(-1)!.length + 1}`;
+}
+
+/** Reads and validates a configuration file into a layer under the environment; every problem at once. */
 export function readConfigFile(path: string, env: NodeJS.ProcessEnv | Record<string, string | undefined> = {}): ConfigLayer {
   let text: string;
   try {
@@ -117,24 +131,25 @@ export function readConfigFile(path: string, env: NodeJS.ProcessEnv | Record<str
   const raw = parseText(path, text) ?? {};
   const parsed = ConfigFileSchema.safeParse(raw);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new ConfigError(`${path}: ${formatPath(issue.path)}: ${issue.message}`);
+    throw new ConfigError(parsed.error.issues.map((issue) => `${path}: ${formatPath(issue.path)}: ${issue.message}`));
   }
   const file = parsed.data;
+  const problems: string[] = [];
   const settings: Record<string, string> = {};
   for (const [name, value] of Object.entries(file.settings ?? {})) {
     if (!(name in EnvSchema.shape)) {
-      throw new ConfigError(`${path}: settings.${name}: unknown setting (expected an environment variable name from docs/configuration.md)`);
+      problems.push(`${path}: settings.${name}: unknown setting (expected an environment variable name from docs/configuration.md)`);
+    } else {
+      settings[name] = String(value);
     }
-    settings[name] = String(value);
   }
-  const introspectionClients = (file.introspection_clients ?? []).map((c, i) => {
+  const introspectionClients: ConfigLayer['introspectionClients'] = [];
+  (file.introspection_clients ?? []).forEach((c, i) => {
     const secret = c.client_secret ?? env[c.client_secret_env!];
-    if (!secret) {
-      throw new ConfigError(`${path}: introspection_clients[${i}].client_secret_env: environment variable ${c.client_secret_env} is not set`);
-    }
-    return { id: c.client_id, secret };
+    if (!secret) problems.push(`${path}: introspection_clients[${i}].client_secret_env: environment variable ${c.client_secret_env} is not set`);
+    else introspectionClients.push({ id: c.client_id, secret });
   });
+  if (problems.length > 0) throw new ConfigError(problems);
   return {
     source: path,
     settings,
@@ -160,7 +175,15 @@ export function loadEffectiveConfig(
   options: { configFile?: string | undefined } = {},
 ): Config {
   const path = options.configFile ?? (env[CONFIG_FILE_VARIABLE] || undefined);
-  return loadConfig(env, path ? readConfigFile(path, env) : undefined);
+  let layer: ConfigLayer | undefined;
+  try {
+    layer = path ? readConfigFile(path, env) : undefined;
+  } catch (err) {
+    // The environment's own bad values are reported with the file's, not on the next attempt.
+    if (err instanceof ConfigError) throw new ConfigError([...err.problems, ...environmentProblems(env)]);
+    throw err;
+  }
+  return loadConfig(env, layer);
 }
 
 const SECRET_MASK = '********';

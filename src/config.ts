@@ -208,9 +208,15 @@ class Problems {
     this.lines.push(`${this.where(setting)}: ${message}`);
   }
 
-  add(setting: string, message: string): void {
+  /** A problem of `setting`, found from its value and those of `dependsOn`: silent when one of them was refused. */
+  add(setting: string, message: string, dependsOn: readonly string[] = []): void {
     const line = `${this.where(setting)}: ${message}`;
-    if (!this.refused.has(setting) && !this.lines.includes(line)) this.lines.push(line);
+    if ([setting, ...dependsOn].some((name) => this.refused.has(name)) || this.lines.includes(line)) return;
+    this.lines.push(line);
+  }
+
+  get all(): string[] {
+    return [...this.lines];
   }
 
   throwIfAny(): void {
@@ -241,6 +247,13 @@ function readSettings(raw: Record<string, string>, problems: Problems): Settings
     else problems.refuse(name, result.error.issues[0]!.message);
   }
   return EnvSchema.parse(accepted);
+}
+
+/** The environment's own bad values: reported beside a configuration file's problems. */
+export function environmentProblems(env: Env): string[] {
+  const problems = new Problems((name) => name);
+  readSettings(rawSettings(env, undefined).raw, problems);
+  return problems.all;
 }
 
 function modeOf(s: Settings): Mode {
@@ -280,9 +293,11 @@ function hostPorts(variable: string, value: string, problems: Problems): HostPor
   return nodes;
 }
 
+const REDIS_CHOICES = ['REDIS_URL', 'REDIS_CLUSTER_NODES', 'REDIS_SENTINELS'] as const;
+
 /** How to reach Redis: exactly one of REDIS_URL, REDIS_CLUSTER_NODES, REDIS_SENTINELS, or none (memory store). */
 function redisTopology(s: Settings, problems: Problems): RedisTopology | undefined {
-  const chosen = (['REDIS_URL', 'REDIS_CLUSTER_NODES', 'REDIS_SENTINELS'] as const).filter((name) => s[name]);
+  const chosen = REDIS_CHOICES.filter((name) => s[name]);
   if (chosen.length > 1) problems.add(chosen[1]!, `set only one of ${chosen.join(', ')}`);
   const auth: RedisAuth = { tls: s.REDIS_TLS === 'true' || s.REDIS_TLS === '1' };
   if (s.REDIS_USERNAME) auth.username = s.REDIS_USERNAME;
@@ -312,7 +327,7 @@ function redisTopology(s: Settings, problems: Problems): RedisTopology | undefin
 function checkProduction(mode: Mode, issuers: string[], redis: RedisTopology | undefined, problems: Problems): void {
   if (mode !== 'production') return;
   if (issuers.length === 0) problems.add('TRUSTED_ISSUERS', 'required in production (the development issuer is never used there)');
-  if (!redis) problems.add('REDIS_URL', 'required in production, or REDIS_CLUSTER_NODES / REDIS_SENTINELS (the in-memory store is for development only)');
+  if (!redis) problems.add('REDIS_URL', 'required in production, or REDIS_CLUSTER_NODES / REDIS_SENTINELS (the in-memory store is for development only)', REDIS_CHOICES);
 }
 
 /** WORKERS, default one per core in production, else 1. */
@@ -320,7 +335,7 @@ function workerCount(s: Settings, mode: Mode, shared: boolean, problems: Problem
   const workers = s.WORKERS ?? (mode === 'production' ? availableParallelism() : 1);
   // The memory store and the development issuer's key live in one process: one worker only.
   if (workers > 1 && !shared) {
-    problems.add('WORKERS', 'more than one worker needs Redis and TRUSTED_ISSUERS (memory store and development issuer are per process)');
+    problems.add('WORKERS', 'more than one worker needs Redis and TRUSTED_ISSUERS (memory store and development issuer are per process)', [...REDIS_CHOICES, 'TRUSTED_ISSUERS']);
   }
   return workers;
 }

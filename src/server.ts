@@ -22,7 +22,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env, options: MainOp
     config = loadEffectiveConfig(env, options);
   } catch (err) {
     if (err instanceof ConfigError) {
-      process.stderr.write(`assetgate: configuration error: ${err.message}\n`);
+      for (const problem of err.problems) process.stderr.write(`assetgate: configuration error: ${problem}\n`);
       process.exit(2);
     }
     throw err;

@@ -254,7 +254,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
     if (err instanceof ConfigError) {
-      io.err(`assetgate: configuration error: ${err.message}\n`);
+      for (const problem of err.problems) io.err(`assetgate: configuration error: ${problem}\n`);
       return EXIT.usage;
     }
     if (err instanceof CliError) {

@@ -107,6 +107,29 @@ describe('configuration file', () => {
     expect(loadEffectiveConfig({ PORT: '9090' }, { configFile: path }).port).toBe(9090);
   });
 
+  it('reports every problem of the file and of the environment at once', () => {
+    const path = file('many.yaml', 'settings:\n  PORTT: 1\n  METRIC_TOKEN: x\nissuers:\n  - issuer: http://evil.example.com\n  - issuer: https://a.example.com\n    profile: saml\n');
+    const lines = errorOf(() => loadEffectiveConfig({ LOG_LEVEL: 'loud', CLOCK_SKEW_SECONDS: '-1' }, { configFile: path })).split('\n');
+    expect(lines).toEqual([
+      expect.stringMatching(/many\.yaml: issuers\[0\]\.issuer: .*must use https/),
+      expect.stringMatching(/many\.yaml: issuers\[1\]\.profile: /),
+      expect.stringMatching(/^CLOCK_SKEW_SECONDS: must be at least 0/),
+      expect.stringMatching(/^LOG_LEVEL: /),
+    ]);
+    const settingsOnly = file('settings.yaml', 'settings:\n  PORTT: 1\n  METRIC_TOKEN: x\n');
+    expect(errorOf(() => loadEffectiveConfig({}, { configFile: settingsOnly })).split('\n')).toEqual([
+      expect.stringMatching(/settings\.PORTT: unknown setting/),
+      expect.stringMatching(/settings\.METRIC_TOKEN: unknown setting/),
+    ]);
+  });
+
+  it('never quotes the file\'s text in a JSON syntax error (it may hold a secret)', () => {
+    const path = file('secret.json', '{"introspection_clients": [{"client_id": "gw", "client_secret": "json-secret-0123456789" x}]}');
+    const message = errorOf(() => loadEffectiveConfig({}, { configFile: path }));
+    expect(message).toMatch(/secret\.json: not valid JSON: line 1, column \d+/);
+    expect(message).not.toContain('json-secret');
+  });
+
   it('says when the file cannot be read', () => {
     expect(errorOf(() => readConfigFile(join(dir, 'missing.yaml')))).toMatch(/missing\.yaml: cannot be read: ENOENT/);
   });

@@ -59,4 +59,22 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ NODE_ENV: 'production', TRUSTED_ISSUERS: 'https://a.example' })).toThrow(/^REDIS_URL: required in production/);
     expect(loadConfig({ NODE_ENV: 'production', TRUSTED_ISSUERS: 'https://a.example', REDIS_URL: 'redis://r' }).mode).toBe('production');
   });
+
+  it('reports every problem of a configuration at once, one line each, without knock-on errors', () => {
+    let thrown: unknown;
+    try {
+      loadConfig({ NODE_ENV: 'production', TRUSTED_ISSUERS: 'https://a.example', PORT: 'abc', REDIS_URL: 'http://x', ASSERTION_ALGORITHMS: 'HS256,none' });
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toBeInstanceOf(ConfigError);
+    // REDIS_URL is refused for its value; "required in production" would only repeat it.
+    expect((thrown as ConfigError).problems).toEqual([
+      'PORT: must be a whole number',
+      'REDIS_URL: must start with redis:// or rediss://',
+      'ASSERTION_ALGORITHMS: "HS256" is not an asymmetric JWS algorithm this server accepts',
+      'ASSERTION_ALGORITHMS: "none" is not an asymmetric JWS algorithm this server accepts',
+    ]);
+    expect((thrown as Error).message.split('\n')).toHaveLength(4);
+  });
 });
