@@ -1,9 +1,10 @@
-import { compactVerify, type JWSHeaderParameters, type JWTPayload } from 'jose';
+import type { JWSHeaderParameters, JWTPayload } from 'jose';
 import type { Clock } from '../clock.js';
 import { applyClaimsPolicy, checkRegisteredClaims, type AssetClaims, type ClaimsPolicyContext } from './claims-policy.js';
 import type { TrustedIssuers } from './issuers.js';
 import { IssuerUnavailableError, UnknownKeyError } from './jwks.js';
 import { AssertionRejected, rejectionFromJose } from './rejections.js';
+import { verifyAssetTokenSignature } from './signature.js';
 import { endsCanonically, parseStrictJsonObject, StrictJsonError, type SegmentOptions } from './strict-json.js';
 
 export interface VerifyContext {
@@ -55,7 +56,7 @@ function verifiedSubjectOf(payload: JWTPayload): string | undefined {
  * RFC 7519 §7.2 + RFC 7523 §3 + RFC 8725, in this order: shape and strict decoding; header (typ,
  * refused parameters, alg allow-list); the issuer named by `iss` must be trusted (no fetch
  * otherwise: no SSRF); the key comes from that issuer's JWKS only (`jku`, `x5u`, `jwk` headers are
- * never followed); jose verifies the signature; then iss, aud, exp, nbf, iat with skew, and the
+ * never followed); the signature (signature.ts); then iss, aud, exp, nbf, iat with skew, and the
  * claims policy, on the payload decoded once.
  */
 export async function verifyAssetToken(token: string, ctx: VerifyContext): Promise<AssetClaims> {
@@ -81,13 +82,9 @@ export async function verifyAssetToken(token: string, ctx: VerifyContext): Promi
     throw rejectionFromJose(err);
   }
 
-  // jose checks the signature (and alg against the allow-list, crit); the claims were parsed
+  // The signature, by the algorithm the allow-list admitted (signature.ts); the claims were parsed
   // strictly above from the very bytes the signature covers, and are checked without a re-parse.
-  try {
-    await compactVerify(token, key, { algorithms: issuer.algorithms });
-  } catch (err) {
-    throw rejectionFromJose(err);
-  }
+  await verifyAssetTokenSignature(token, header.alg, issuer.algorithms, key);
   const nowSeconds = Math.floor(ctx.clock.now() / 1000);
   const policy: ClaimsPolicyContext = { nowSeconds, skewSeconds: ctx.skewSeconds, maxLifetimeSeconds: ctx.maxLifetimeSeconds };
   if (issuer.profile) policy.profile = issuer.profile;
