@@ -13,7 +13,7 @@ import { createDpopContext, offerDpopNonce } from './dpop/context.js';
 import type { ActivityLog } from './ops/activity.js';
 import { activityEndpoint, DASHBOARD_PATHS, dashboardPage, dashboardScript, dashboardStyle } from './ops/dashboard.js';
 import { noFailureLimits, type FailureLimits } from './ops/failure-limits.js';
-import { healthz, readyz } from './ops/health.js';
+import { healthz, readyz, type KeyspaceCheck } from './ops/health.js';
 import { Metrics, metricsEndpoint, type AssertionStage } from './ops/metrics.js';
 import { requestContext, type RequestObserver } from './ops/request-context.js';
 import { ClientRegistry } from './oauth/client-auth.js';
@@ -51,6 +51,8 @@ export interface AppDeps {
   activity?: ActivityLog;
   /** Failed-exchange limits (per client IP, per device); none when absent. */
   failureLimits?: FailureLimits;
+  /** Readiness also checks the Redis keyspace's schema version; absent for the in-memory store. */
+  keyspace?: KeyspaceCheck;
 }
 
 /**
@@ -129,7 +131,7 @@ export function createApp(deps: AppDeps): Koa {
     ),
   );
   router.get(...route(PATHS.healthz, healthz));
-  router.get(...route(PATHS.readyz, readyz(store)));
+  router.get(...route(PATHS.readyz, readyz(store, logger, deps.keyspace)));
   const metricsGuard = config.metricsToken === undefined ? [] : [requireBearerSecret(config.metricsToken, config.realm)];
   router.get(...route(PATHS.metrics, ...metricsGuard, metricsEndpoint(metrics)));
   if (activity) {

@@ -11,7 +11,8 @@ import { MemoryTokenStore } from './tokens/memory-store.js';
 import { LookupCache } from './tokens/lookup-cache.js';
 import { connectRedis, waitForReady, type RedisConnection } from './tokens/redis-client.js';
 import { RedisIngestStream, RedisTokenStore } from './tokens/redis-store.js';
-import { assertSchemaCurrent } from './tokens/schema.js';
+import { LATEST_SCHEMA_VERSION } from '../migrations/index.js';
+import { assertSchemaCurrent, currentSchemaVersion } from './tokens/schema.js';
 
 export interface Runtime {
   deps: AppDeps;
@@ -30,6 +31,7 @@ export async function buildRuntime(
   let store: AppDeps['store'];
   let ingest: AppDeps['ingest'];
   let failureLimits: AppDeps['failureLimits'];
+  let keyspace: AppDeps['keyspace'];
   let resourceStore: AppDeps['store'] | undefined;
   let subscriber: RedisConnection | undefined;
   if (config.redis) {
@@ -40,6 +42,7 @@ export async function buildRuntime(
     });
     await waitForReady(redis, 30_000);
     await assertSchemaCurrent(redis, config.redisKeyPrefix);
+    keyspace = { stored: () => currentSchemaVersion(redis, config.redisKeyPrefix), expected: LATEST_SCHEMA_VERSION };
     store = new RedisTokenStore(redis, {
       keyPrefix: config.redisKeyPrefix,
       revocationMarkTtlMs: (config.accessTokenTtlSeconds + 60) * 1000,
@@ -77,6 +80,7 @@ export async function buildRuntime(
   };
   const issuers = new TrustedIssuers();
   const deps: AppDeps = { config, store, ingest, issuers, clock, logger, metrics, failureLimits };
+  if (keyspace) deps.keyspace = keyspace;
   if (resourceStore) deps.resourceStore = resourceStore;
   if (config.mode !== 'production') deps.activity = new ActivityLog(clock);
   if (config.issuers.length > 0) {

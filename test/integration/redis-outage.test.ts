@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { call, postForm, startAssetgate, type Harness } from '../support/harness.js';
 import { assetToken, MockIssuer } from '../support/mock-issuer.js';
 import { RedisServerProcess } from '../support/redis-server.js';
+import { migratedPrefix } from '../support/redis.js';
 
 const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 
@@ -52,7 +53,9 @@ describe('Redis outage', () => {
     });
     expect(ingest.status).toBe(503);
 
-    await redis.start(); // same port, empty (no persistence): the old token is gone, the service is back
+    await redis.start(); // same port, empty (no persistence): the old token is gone with the schema key
+    await until(async () => (await call(`${ag.url}/readyz`)).json.keyspace === 'schema_mismatch');
+    await migratedPrefix(ag.redis!, ag.prefix);
     await until(async () => (await call(`${ag.url}/readyz`)).status === 200);
     // The assertion that met the outage was not consumed: the device can retry it.
     const retry = await postForm(ag.tokenEndpoint, { grant_type: JWT_BEARER, assertion });
