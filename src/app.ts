@@ -113,8 +113,8 @@ export function createApp(deps: AppDeps): Koa {
   router.post(...route(PATHS.token, ...tokenEndpoint(grants, config.formMaxBytes, dpop, failureLimits)));
   router.post(...route(PATHS.introspect, ...introspectionEndpoint(resourceServers)));
   router.post(...route(PATHS.revoke, ...revocationEndpoint(resourceServers)));
-  router.get(...route(PATHS.metadata, serveMetadata(config)));
-  router.get(...route(PATHS.openapi, serveOpenApi(config)));
+  router.get(...route(PATHS.metadata, serveMetadata(config, grants)));
+  router.get(...route(PATHS.openapi, serveOpenApi(config, grants)));
   if (config.adminApiKey !== undefined) {
     const admin = { apiKey: config.adminApiKey, realm: `${config.realm}-admin`, store, clock, maxBodyBytes: config.formMaxBytes };
     router.post(...route(PATHS.adminDeviceRevoke, ...deviceRevocationEndpoint(admin)));

@@ -1,7 +1,8 @@
 import type { Context } from 'koa';
 import type { Config } from '../config.js';
 import { dpopSigningAlgValuesSupported } from '../dpop/metadata.js';
-import { CLIENT_AUTH_BASIC, CLIENT_AUTH_POST, GRANT_JWT_BEARER, GRANT_TOKEN_EXCHANGE, PATHS } from './constants.js';
+import { CLIENT_AUTH_BASIC, CLIENT_AUTH_POST, PATHS } from './constants.js';
+import type { GrantRegistry } from './grants/registry.js';
 
 /** RFC 8414 §2 members this server publishes. */
 export interface AuthorizationServerMetadata {
@@ -22,16 +23,17 @@ export interface AuthorizationServerMetadata {
 }
 
 /**
- * Pure: the metadata document. The introspection and revocation endpoints are listed only when
- * clients are configured that could call them.
+ * Pure: the metadata document. The grant types are the ones the registry holds (a grant added there
+ * is published here); the introspection and revocation endpoints are listed only when clients are
+ * configured that could call them.
  */
-export function authorizationServerMetadata(config: Config): AuthorizationServerMetadata {
+export function authorizationServerMetadata(config: Config, grants: GrantRegistry): AuthorizationServerMetadata {
   const base = config.publicUrl;
   const metadata: AuthorizationServerMetadata = {
     issuer: base,
     token_endpoint: config.tokenEndpoint,
     response_types_supported: [],
-    grant_types_supported: [GRANT_JWT_BEARER, GRANT_TOKEN_EXCHANGE],
+    grant_types_supported: [...grants.keys()],
     token_endpoint_auth_methods_supported: ['none'],
   };
   if (config.introspectionClients.length > 0) {
@@ -46,8 +48,8 @@ export function authorizationServerMetadata(config: Config): AuthorizationServer
 }
 
 /** GET /.well-known/oauth-authorization-server (RFC 8414 §3): built once, cacheable. */
-export function serveMetadata(config: Config) {
-  const body = authorizationServerMetadata(config);
+export function serveMetadata(config: Config, grants: GrantRegistry) {
+  const body = authorizationServerMetadata(config, grants);
   return function serveMetadataMiddleware(ctx: Context): void {
     ctx.set('Cache-Control', 'public, max-age=300');
     ctx.body = body;

@@ -1,7 +1,8 @@
 import type { Context } from 'koa';
 import type { HeaderObject, OpenAPIObject, ReferenceObject, RequestBodyObject, ResponseObject, ResponsesObject, SchemaObject } from 'openapi3-ts/oas31';
 import type { Config } from '../config.js';
-import { GRANT_JWT_BEARER, GRANT_TOKEN_EXCHANGE, PATHS, TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_JWT } from './constants.js';
+import { PATHS, TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_JWT } from './constants.js';
+import type { GrantRegistry } from './grants/registry.js';
 
 type Schema = SchemaObject;
 type Responses = ResponsesObject;
@@ -140,8 +141,8 @@ const schemas: Record<string, Schema> = {
   Health: { type: 'object', required: ['status'], properties: { status: { type: 'string' }, store: { type: 'string' } } },
 };
 
-/** The OpenAPI 3.1 description of every endpoint (served at /openapi.json). */
-export function openApiDocument(config: Config): OpenAPIObject {
+/** The OpenAPI 3.1 description of every endpoint (served at /openapi.json); the grant types are the registry's. */
+export function openApiDocument(config: Config, grants: GrantRegistry): OpenAPIObject {
   return {
     openapi: '3.1.0',
     info: {
@@ -170,7 +171,7 @@ export function openApiDocument(config: Config): OpenAPIObject {
                   type: 'object',
                   required: ['grant_type'],
                   properties: {
-                    grant_type: { type: 'string', enum: [GRANT_JWT_BEARER, GRANT_TOKEN_EXCHANGE] },
+                    grant_type: { type: 'string', enum: [...grants.keys()] },
                     assertion: { type: 'string' },
                     subject_token: { type: 'string' },
                     subject_token_type: { type: 'string', const: TOKEN_TYPE_JWT },
@@ -297,8 +298,8 @@ export function openApiDocument(config: Config): OpenAPIObject {
 }
 
 /** GET /openapi.json: built once. */
-export function serveOpenApi(config: Config) {
-  const document = openApiDocument(config);
+export function serveOpenApi(config: Config, grants: GrantRegistry) {
+  const document = openApiDocument(config, grants);
   return function serveOpenApiMiddleware(ctx: Context): void {
     ctx.set('Cache-Control', 'public, max-age=300');
     ctx.body = document;
