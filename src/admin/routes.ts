@@ -1,9 +1,9 @@
 import type { Context, Middleware, Next } from 'koa';
 import { z } from 'zod';
 import type { Clock } from '../clock.js';
-import { InvalidRequest, UnsupportedMediaType } from '../oauth/errors.js';
-import { bodyMediaType, isJsonMediaType, readBody } from '../oauth/form.js';
+import { InvalidRequest } from '../oauth/errors.js';
 import { requireBearerSecret } from '../resource/bearer-secret.js';
+import { readJsonBody } from '../resource/json-body.js';
 import type { TokenStore } from '../tokens/store.js';
 import { revokeDeviceSessions, type DeviceRevocationRequest } from './device-revocation.js';
 
@@ -24,17 +24,8 @@ const RevokeBody = z
 /** Optional JSON body `{"block_asset_tokens_issued_before": "now" | <seconds>}`; an empty body is `{}`. */
 export function parseRevokeBody(maxBytes: number) {
   return async function parseRevokeBodyMiddleware(ctx: Context, next: Next): Promise<void> {
-    const text = await readBody(ctx, maxBytes);
-    let json: unknown = {};
-    if (text.trim() !== '') {
-      if (!isJsonMediaType(bodyMediaType(ctx))) throw new UnsupportedMediaType('request body must be application/json');
-      try {
-        json = JSON.parse(text);
-      } catch {
-        throw new InvalidRequest('request body is not valid JSON');
-      }
-    }
-    const parsed = RevokeBody.safeParse(json);
+    const body = await readJsonBody(ctx, maxBytes, { optional: true });
+    const parsed = RevokeBody.safeParse(body === undefined ? {} : body.value);
     if (!parsed.success) {
       throw new InvalidRequest('body may hold only "block_asset_tokens_issued_before": "now" or whole seconds since epoch');
     }

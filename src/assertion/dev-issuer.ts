@@ -3,7 +3,8 @@ import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
 import { nanoid } from 'nanoid';
 import type { Clock } from '../clock.js';
 import { InvalidRequest } from '../oauth/errors.js';
-import { bodyMediaType, parseFormBody, readBody } from '../oauth/form.js';
+import { bodyMediaType, isJsonMediaType, parseFormBody, readBody } from '../oauth/form.js';
+import { parseJson, readJsonBody } from '../resource/json-body.js';
 
 /**
  * The embedded development issuer: with no TRUSTED_ISSUERS outside production, assetgate trusts
@@ -25,6 +26,7 @@ export interface DevTokenRequest {
 }
 
 export const DEV_KID = 'assetgate-dev-1';
+const DEV_BODY_MAX_BYTES = 16 * 1024;
 
 export async function createDevIssuer(publicUrl: string, defaultAudience: string, clock: Clock): Promise<DevIssuer> {
   const issuer = `${publicUrl}/dev-issuer`;
@@ -78,7 +80,7 @@ function parseDevRequest(fields: Record<string, unknown>): DevTokenRequest {
   }
   const cnf = fields.cnf_jwk ?? (fields.cnf as { jwk?: unknown } | undefined)?.jwk;
   if (cnf !== undefined) {
-    const jwk = typeof cnf === 'string' ? (JSON.parse(cnf) as unknown) : cnf;
+    const jwk = typeof cnf === 'string' ? parseJson(cnf, '"cnf_jwk"') : cnf;
     if (typeof jwk !== 'object' || jwk === null || 'd' in jwk) throw new InvalidRequest('"cnf_jwk" must be a public JWK');
     req.cnf = { jwk: jwk as JWK };
   }
@@ -95,17 +97,11 @@ export function devJwks(dev: DevIssuer) {
 /** POST /dev-issuer/asset-tokens (JSON or form; all fields optional): mints an asset token. */
 export function devMint(dev: DevIssuer) {
   return async function devMintMiddleware(ctx: Context): Promise<void> {
-    const text = await readBody(ctx, 16 * 1024);
-    let fields: Record<string, unknown> = {};
-    try {
-      if (bodyMediaType(ctx) === 'application/json') fields = text ? (JSON.parse(text) as Record<string, unknown>) : {};
-      else if (text) fields = Object.fromEntries(parseFormBody(text));
-    } catch (err) {
-      if (err instanceof InvalidRequest) throw err;
-      throw new InvalidRequest('body must be JSON or a form');
-    }
+    const fields = isJsonMediaType(bodyMediaType(ctx))
+      ? ((await readJsonBody(ctx, DEV_BODY_MAX_BYTES, { optional: true }))?.value ?? {})
+      : Object.fromEntries(parseFormBody(await readBody(ctx, DEV_BODY_MAX_BYTES)));
     if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) throw new InvalidRequest('body must be a JSON object');
-    const request = parseDevRequest(fields);
+    const request = parseDevRequest(fields as Record<string, unknown>);
     const token = await dev.mint(request);
     ctx.set('Cache-Control', 'no-store');
     ctx.body = { asset_token: token, issuer: dev.issuer };

@@ -40,28 +40,16 @@ export class AssertionRejected extends Error {
   }
 }
 
-const CLAIM_REASONS: Record<string, [RejectionReason, string]> = {
-  iss: ['untrusted_issuer', 'assertion issuer is not trusted'],
-  aud: ['wrong_audience', 'assertion audience does not name this server'],
-  nbf: ['not_yet_valid', 'assertion is not yet valid (nbf)'],
-  iat: ['invalid_claim', 'assertion iat is invalid'],
-  exp: ['missing_claim', 'assertion has no valid exp'],
-};
-
-/** One table from jose's stable error codes to rejections (no message matching). */
+/**
+ * One table from jose's error classes to rejections (no message matching), for what the key
+ * lookup and the signature check can throw; the claims are checked by claims-policy.ts, not jose.
+ */
 export function rejectionFromJose(err: unknown): AssertionRejected {
-  if (err instanceof errors.JWTExpired) return new AssertionRejected('expired', 'assertion has expired', err.message);
-  if (err instanceof errors.JWTClaimValidationFailed) {
-    const [reason, hint] = CLAIM_REASONS[err.claim] ?? ['invalid_claim', `assertion claim "${err.claim}" is invalid`];
-    return new AssertionRejected(reason, hint, `${err.claim}: ${err.reason}: ${err.message}`);
-  }
   if (err instanceof errors.JWSSignatureVerificationFailed) {
     return new AssertionRejected('bad_signature', 'assertion signature is invalid', err.message);
   }
   if (err instanceof errors.JOSEAlgNotAllowed) return new AssertionRejected('alg_not_allowed', 'assertion algorithm is not allowed', err.message);
   if (err instanceof errors.JOSENotSupported) return new AssertionRejected('unsupported', 'assertion uses an unsupported feature', err.message);
-  if (err instanceof errors.JWTInvalid || err instanceof errors.JWSInvalid) {
-    return new AssertionRejected('malformed', 'assertion is not a well-formed signed JWT', err.message);
-  }
+  if (err instanceof errors.JWSInvalid) return new AssertionRejected('malformed', 'assertion is not a well-formed signed JWT', err.message);
   return new AssertionRejected('malformed', 'assertion could not be processed', (err as Error)?.message);
 }

@@ -20,7 +20,7 @@ const BASE64URL_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz
  * True when the text is the one unpadded base64url encoding of its bytes: only alphabet
  * characters, a length that is not 1 (mod 4), and no bits set in the last character beyond the
  * encoded bytes (RFC 4648 §3.5). The arithmetic form of "re-encodes to the same text", without
- * decoding (issue 5: the signature segment is checked on every exchange).
+ * decoding: the signature segment is checked on every exchange, and a decode would copy it.
  */
 export function isCanonicalBase64url(segment: string): boolean {
   return BASE64URL.test(segment) && endsCanonically(segment);
@@ -44,7 +44,7 @@ export interface SegmentOptions {
 /**
  * base64url segment -> bytes; refuses anything that is not the canonical encoding of its bytes.
  * With `alphabetChecked`, the caller has matched the whole token against the alphabet already, and
- * only the segment's end is checked (one scan of the token instead of two, issue 5).
+ * only the segment's end is checked (one scan of the token instead of two).
  */
 export function decodeCanonicalBase64url(segment: string, options: SegmentOptions = {}): Buffer {
   if (!(options.alphabetChecked ? endsCanonically(segment) : isCanonicalBase64url(segment))) throw new StrictJsonError('segment is not canonical base64url');
@@ -69,7 +69,7 @@ export function hasDuplicateMemberNames(json: string): boolean {
   const open: Array<Set<string> | null> = [];
   let expectName = false;
   // Without a backslash anywhere, every string ends at the next quote: found with indexOf instead of
-  // a step per character (issue 5: a cnf.jwk modulus alone is 342 characters).
+  // a step per character (a cnf.jwk modulus alone is 342 characters).
   const escapes = json.includes('\\');
   for (let i = 0; i < json.length; i++) {
     const c = json.charCodeAt(i);

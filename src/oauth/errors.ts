@@ -58,10 +58,6 @@ export class InvalidGrant extends OAuthError {
   readonly code = 'invalid_grant';
   readonly status = 400;
 }
-export class UnauthorizedClient extends OAuthError {
-  readonly code = 'unauthorized_client';
-  readonly status = 400;
-}
 export class UnsupportedGrantType extends OAuthError {
   readonly code = 'unsupported_grant_type';
   readonly status = 400;

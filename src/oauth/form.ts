@@ -28,7 +28,7 @@ export function parseFormBody(body: string): FormParams {
 
 /**
  * One `name=value` of an application/x-www-form-urlencoded body (WHATWG URL §5.1), always decoded
- * exactly as URLSearchParams decodes it (issue 5: URLSearchParams walks the text in JavaScript,
+ * exactly as URLSearchParams decodes it (URLSearchParams walks the text in JavaScript:
  * about 6 us for an assertion and 4 us for a short escaped pair like the grant type). Both split at
  * the first `=` before decoding; formDecode gives URLSearchParams' text wherever it succeeds (no
  * escape, or escapes that are well-formed UTF-8). Anything else (a stray `%`, bytes that are not
@@ -60,8 +60,8 @@ export function formDecode(text: string): string | null {
 
 /**
  * Reads a request body as UTF-8 with a size limit: 413 over it (at once when Content-Length says
- * so), 400 when the client aborts or sends another length than it announced. Lean on purpose (issue
- * 5, the form of every exchange and introspection): no decoder stream and at most one
+ * so), 400 when the client aborts or sends another length than it announced. Lean on purpose (it reads
+ * the form of every exchange and introspection): no decoder stream and at most one
  * Buffer.concat; slow bodies are cut off by the HTTP server's requestTimeout (408).
  */
 export function readBody(ctx: Context, limit: number): Promise<string> {
@@ -117,7 +117,7 @@ function readStream(req: IncomingMessage, limit: number, declared: number | unde
 /**
  * The media type of the request body, lower-cased and without parameters; '' when the request has
  * no body (neither Content-Length nor Transfer-Encoding) or no Content-Type. What `ctx.request.is()`
- * decides for one exact type, without its parsing (issue 5).
+ * decides for one exact type, without its parsing (per request, for every body).
  */
 export function bodyMediaType(ctx: Context): string {
   const headers = ctx.req.headers;

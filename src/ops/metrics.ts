@@ -40,7 +40,7 @@ interface RouteTally {
  * What every request records (count by route, method and outcome; latency by route), kept in plain
  * Maps keyed by the label strings themselves (constants: matched routes, methods, error codes) and
  * handed to prom-client when scraped. prom-client builds and hashes a label key on every inc() and
- * observe(), children included: about 5% of a resource check's instructions (bench:icount, issue 5).
+ * observe(), children included: about 5% of a resource check's instructions (bench:icount).
  */
 class RequestTally {
   readonly routes = new Map<string, RouteTally>();

@@ -28,7 +28,7 @@ export const KEYSPACE_SCHEMA_VERSION = 2;
 
 /** REDIS_KEY_PREFIX when none is set: the server's and the guard library's default. */
 export const DEFAULT_KEY_PREFIX = 'ag:';
-// crypto.hash: one-shot, no Hash object (about 2.5x cheaper per call than createHash, issue 5).
+// crypto.hash: one-shot, no Hash object (about 2.5x cheaper per call than createHash).
 export const digest = (value: string): string => hash('sha256', value, 'base64url');
 
 /** The stored form of a secret or id: the first HASH_CHARS base64url characters (132 bits) of sha256. */

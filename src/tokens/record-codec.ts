@@ -2,8 +2,8 @@ import { digest } from './keys.js';
 import type { AccessTokenRecord } from './store.js';
 
 /**
- * The stored access-token record, sized for Redis memory (issue 5: at most 250 bytes per live token,
- * key and TTL included). Redis keeps a value of more than 44 bytes as a 16-byte object plus an sds
+ * The stored access-token record, sized for Redis memory (the target: at most 250 bytes per live
+ * token, key and TTL included). Redis keeps a value of more than 44 bytes as a 16-byte object plus an sds
  * string (3-byte header + text + NUL) in a jemalloc size class (64, 80, 96, ...), so every byte that
  * pushes the text over 60 or 76 costs 16 more. Positional text, format 2:
  *
@@ -71,7 +71,7 @@ export class IssuerDirectory {
     }
   }
 
-  /** The issuer's short id, if it has one; remembered from learn(), not hashed per record (issue 5). */
+  /** The issuer's short id, if it has one; remembered from learn(), not hashed per record (a sha256 per token written). */
   shortIdOf(iss: string): string | undefined {
     return this.idByIssuer.get(iss);
   }

@@ -36,7 +36,7 @@ export type RedisTopology = (
  * can retry, never a hung request), reconnect forever in the background.
  */
 const FAIL_FAST: RedisOptions = {
-  // No auto-pipelining: coalesceWrites (below) saves the same syscalls for less (issue 5).
+  // No auto-pipelining: coalesceWrites (below) saves the same syscalls without a Pipeline object and two promises per command.
   enableAutoPipelining: false,
   enableOfflineQueue: false,
   maxRetriesPerRequest: 1,

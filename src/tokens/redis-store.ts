@@ -66,7 +66,7 @@ const UNKNOWN_ISSUER_RETRY_MS = 5000;
 
 /**
  * Every Redis call goes through here: any failure, thrown or rejected, becomes StoreUnavailableError
- * (a 503 the client can retry). Not async: one rejection handler, no extra frame (issue 5, hot path).
+ * (a 503 the client can retry). Not async: one rejection handler, no extra frame or promise per Redis call.
  */
 function guarded<T>(what: string, op: () => Promise<T>): Promise<T> {
   let pending: Promise<T>;

@@ -1,10 +1,10 @@
 import type { RedisConnection } from './redis-client.js';
+import { redisKeys } from './keys.js';
 import { LATEST_SCHEMA_VERSION, migrations, type MigrationContext } from '../../migrations/index.js';
 
-export const schemaKey = (prefix: string): string => `${prefix}schema`;
 
 export async function currentSchemaVersion(redis: RedisConnection, keyPrefix: string): Promise<number> {
-  return Number((await redis.get(schemaKey(keyPrefix))) ?? '0');
+  return Number((await redis.get(redisKeys(keyPrefix).schema())) ?? '0');
 }
 
 /** Applies every migration above the stored version, in order; returns the versions applied. */
@@ -14,7 +14,7 @@ export async function migrate(ctx: MigrationContext): Promise<number[]> {
   for (const m of migrations) {
     if (m.version <= current) continue;
     await m.up(ctx);
-    await ctx.redis.set(schemaKey(ctx.keyPrefix), String(m.version));
+    await ctx.redis.set(redisKeys(ctx.keyPrefix).schema(), String(m.version));
     current = m.version;
     applied.push(m.version);
   }

@@ -106,6 +106,16 @@ describe('token endpoint with a DPoP proof (RFC 9449 §5), policy optional', () 
   it('ignores the query of htu (§4.3 item 9) and normalizes scheme and host case', async () => {
     const htu = ag.tokenEndpoint.replace('http://', 'HTTP://') + '?x=1#f';
     expect((await exchange(ag, await boundAsset(ag, device), await tokenProof(ag, device, { htu }))).status).toBe(200);
+    // A public URL whose host has letters, so its case can vary (the loopback address has none).
+    const named = await startAssetgate({ env: { TRUSTED_ISSUERS: issuer.url, PUBLIC_URL: 'https://assetgate.example' } });
+    try {
+      const asset = () => assetToken(issuer, 'https://assetgate.example/oauth2/token', { claims: { cnf: { jwk: device.jwk } } });
+      const mixedCase = await exchange(named, await asset(), await tokenProof(named, device, { htu: 'HTTPS://AssetGate.EXAMPLE/oauth2/token?x=1' }));
+      expect(mixedCase.status).toBe(200);
+      expectProofError(await exchange(named, await asset(), await tokenProof(named, device, { htu: 'https://assetgate.example.org/oauth2/token' })));
+    } finally {
+      await named.close();
+    }
   });
 
   it('refuses a proof from another key than cnf.jwk, without consuming the asset token', async () => {
@@ -384,7 +394,13 @@ describe('policies', () => {
     const token = await boundToken(ag, device);
     ag.runtime.deps.issuers.get(issuer.url)!.proofOfPossession = 'off';
     try {
-      expect((await getResource(ag, `Bearer ${token}`)).json.error).toBe('invalid_token');
+      // Refused as a bound token (an unknown token would be refused too, for another reason)...
+      const asBearer = await getResource(ag, `Bearer ${token}`);
+      expect([asBearer.status, asBearer.json.error]).toEqual([401, 'invalid_token']);
+      expect(asBearer.json.error_description).toMatch(/DPoP-bound/);
+      // ...and still good with a proof from its key: the token is live, only its binding counts.
+      const proven = await getResource(ag, `DPoP ${token}`, await dpopProof(device, { htm: 'GET', htu: `${ag.url}/resource`, token }));
+      expect(proven.status).toBe(200);
     } finally {
       delete ag.runtime.deps.issuers.get(issuer.url)!.proofOfPossession;
     }

@@ -151,3 +151,21 @@ describe('pretty development logs', () => {
     expect(out).not.toContain('shh-secret');
   });
 });
+
+describe('the development issuer', () => {
+  it('answers 400 invalid_request, never a 500, to a body or a cnf_jwk that is not JSON', async () => {
+    const h = await startAssetgate({ store: 'memory' });
+    try {
+      const mint = (body: string, type = 'application/json') => call(`${h.url}/dev-issuer/asset-tokens`, { method: 'POST', headers: { 'content-type': type }, body });
+      for (const [body, type] of [['{"cnf_jwk":"{not json"}', undefined], ['cnf_jwk=%7Bnot', 'application/x-www-form-urlencoded'], ['{"did":', undefined], ['[1]', undefined]] as const) {
+        const res = await mint(body, type);
+        expect([res.status, res.json.error]).toEqual([400, 'invalid_request']);
+      }
+      const jwk = JSON.stringify({ kty: 'EC', crv: 'P-256', x: 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU', y: 'x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0' });
+      expect((await mint(new URLSearchParams({ cnf_jwk: jwk }).toString(), 'application/x-www-form-urlencoded')).status).toBe(200);
+      expect((await mint('')).status).toBe(200);
+    } finally {
+      await h.close();
+    }
+  });
+});

@@ -1,9 +1,9 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { migrations } from '../../migrations/index.js';
+import { LATEST_SCHEMA_VERSION, migrations } from '../../migrations/index.js';
 import { accessTokenHandle, mintAccessToken } from '../../src/tokens/access-token.js';
-import { deviceTag, digest, redisKeys } from '../../src/tokens/keys.js';
+import { deviceTag, digest, KEYSPACE_SCHEMA_VERSION, redisKeys } from '../../src/tokens/keys.js';
 import { RedisTokenStore } from '../../src/tokens/redis-store.js';
-import { migrate, schemaKey } from '../../src/tokens/schema.js';
+import { migrate } from '../../src/tokens/schema.js';
 import { dropPrefix, keysUnder, testAdminClient, uniquePrefix } from '../support/redis.js';
 
 const redis = testAdminClient();
@@ -16,7 +16,7 @@ afterAll(async () => {
 describe('migration 2: compact records and 132-bit key hashes', () => {
   it('renames tokens and single-use marks of schema 1, keeping value and TTL; the old record is still found', async () => {
     await migrations[0]!.up({ redis, keyPrefix: prefix, ingestStream: 'ingest' });
-    await redis.set(schemaKey(prefix), '1');
+    await redis.set(redisKeys(prefix).schema(), '1');
     const iss = 'https://issuer.example';
     const did = '6ac9bc22-2a41-b85a-af76-c12e9e3bf8bc';
     const { token } = mintAccessToken(did);
@@ -46,5 +46,11 @@ describe('migration 2: compact records and 132-bit key hashes', () => {
     // An issuer dropped from the configuration: its sessions are no longer found.
     const narrowed = new RedisTokenStore(redis, { keyPrefix: prefix, revocationMarkTtlMs: 1, clock: { now: () => Date.now() }, issuers: ['https://other.example'] });
     expect(await narrowed.findAccessToken(handle)).toBeNull();
+  });
+});
+
+describe('the key layout and the migrations', () => {
+  it('agree on the schema version (the guard library reads the layout of keys.ts, checked against <prefix>schema)', () => {
+    expect(KEYSPACE_SCHEMA_VERSION).toBe(LATEST_SCHEMA_VERSION);
   });
 });

@@ -5,7 +5,7 @@ import { loadConfig } from '../../src/config.js';
 import { connectRedis, isCoalesced, waitForReady, type RedisConnection } from '../../src/tokens/redis-client.js';
 import { testRedisEnv, uniquePrefix } from '../support/redis.js';
 
-/** The server's own connections (standalone, or every Cluster node) coalesce their writes (issue 5). */
+/** The server's own connections (standalone, or every Cluster node) coalesce their writes (one writev per event-loop batch). */
 describe('Redis connections of the configured topology coalesce writes', () => {
   let redis: RedisConnection;
   const prefix = uniquePrefix();

@@ -6,7 +6,7 @@ import Koa from 'koa';
 import { OAuthError } from '../../src/oauth/errors.js';
 import { bodyMediaType, readBody } from '../../src/oauth/form.js';
 
-/** A koa app that answers with what readBody and bodyMediaType made of the request (issue 5's lean reader). */
+/** A koa app that answers with what readBody and bodyMediaType made of the request (the lean reader: no decoder stream, at most one Buffer.concat). */
 describe('readBody / bodyMediaType', () => {
   let server: Server;
   let port: number;

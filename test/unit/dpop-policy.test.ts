@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { ConfigError, loadConfig } from '../../src/config.js';
-import { cnfOf, dpopSigningAlgValuesSupported } from '../../src/dpop/metadata.js';
+import { dpopSigningAlgValuesSupported } from '../../src/dpop/metadata.js';
 import { createDpopNonces } from '../../src/dpop/nonce.js';
 import { acceptedSchemes, exchangeBinding, policyFor, resourceAccess } from '../../src/dpop/policy.js';
 import { dpopChallenge } from '../../src/resource/challenge.js';
@@ -84,10 +84,7 @@ describe('DPoP challenge and metadata helpers', () => {
     );
   });
 
-  it('exports the metadata member and cnf for introspection', () => {
+  it('builds the RFC 9449 §5.1 metadata member', () => {
     expect(dpopSigningAlgValuesSupported(['ES256'])).toEqual({ dpop_signing_alg_values_supported: ['ES256'] });
-    const record = { sub: 'd', iss: 'i', jti: 'j', iat: 1, exp: 2 };
-    expect(cnfOf(record)).toEqual({});
-    expect(cnfOf({ ...record, cnf: { jkt: 'abc' } })).toEqual({ cnf: { jkt: 'abc' } });
   });
 });

@@ -34,7 +34,7 @@ function countWrites(redis: Redis): { writes: () => number; chunks: () => number
   return { writes: () => writes, chunks: () => chunks };
 }
 
-describe('Redis write coalescing (issue 5: one writev per event-loop batch, no auto-pipelining)', () => {
+describe('Redis write coalescing (one writev per event-loop batch, no auto-pipelining)', () => {
   let redis: Redis;
   const prefix = uniquePrefix();
 
