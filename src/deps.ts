@@ -25,9 +25,10 @@ export async function buildRuntime(
   config: Config,
   logger: Logger,
   clock: Clock = systemClock,
-  options: { processMetrics?: boolean } = {},
+  /** acrossWorkers: this process is one of WORKERS > 1, and /metrics answers for all of them. */
+  options: { processMetrics?: boolean; acrossWorkers?: boolean } = {},
 ): Promise<Runtime> {
-  const metrics = new Metrics({ processMetrics: options.processMetrics ?? false });
+  const metrics = new Metrics({ processMetrics: options.processMetrics ?? false, acrossWorkers: options.acrossWorkers ?? false });
   let store: AppDeps['store'];
   let ingest: AppDeps['ingest'];
   let failureLimits: AppDeps['failureLimits'];

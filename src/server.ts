@@ -7,6 +7,7 @@ import { systemClock } from './clock.js';
 import { loadEffectiveConfig } from './config-file.js';
 import { ConfigError } from './config.js';
 import { buildRuntime } from './deps.js';
+import { aggregateWorkerMetrics } from './ops/cluster-metrics.js';
 import { closeGracefully, createHttpServer } from './ops/http-server.js';
 import { createLogger } from './ops/logger.js';
 
@@ -35,7 +36,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env, options: MainOp
   }
   let runtime;
   try {
-    runtime = await buildRuntime(config, logger, systemClock, { processMetrics: true });
+    runtime = await buildRuntime(config, logger, systemClock, { processMetrics: true, acrossWorkers: cluster.isWorker });
   } catch (err) {
     startupFailed(logger, 'start-up failed', err);
   }
@@ -86,6 +87,7 @@ function superviseWorkers(count: number, logger: Logger): void {
   let stopping = false;
   let exitCode = 0;
   const listening = new Set<number>();
+  aggregateWorkerMetrics();
   for (let i = 0; i < count; i++) cluster.fork();
   cluster.on('listening', (worker) => listening.add(worker.id));
   cluster.on('exit', (worker, code, signal) => {

@@ -4,6 +4,7 @@ import type { JwksObserver } from '../assertion/jwks.js';
 import type { AssertionObserver } from '../assertion/observer.js';
 import type { RejectionReason } from '../assertion/rejections.js';
 import { StoreUnavailableError } from '../tokens/store.js';
+import { scrapeAcrossWorkers } from './cluster-metrics.js';
 import { isIngested, type RequestOutcome } from './request-context.js';
 
 /** Where an asset token was presented: the token endpoint (exchange) or a resource (bearer sequence). */
@@ -175,9 +176,13 @@ export class Metrics {
   private readonly exchangeChildren = new ChildCache<Inc>((grant, outcome) => this.exchanges.labels(grant!, outcome!));
   private readonly rejectionChildren = new ChildCache<Inc>((stage, reason) => this.rejections.labels(stage!, reason!));
 
-  constructor(options: { processMetrics?: boolean } = {}) {
+  /** The text of a scrape: this process's registry, or with WORKERS > 1 every worker's, summed. */
+  readonly scrape: () => Promise<string>;
+
+  constructor(options: { processMetrics?: boolean; acrossWorkers?: boolean } = {}) {
     this.registry.registerMetric(this.latency as unknown as Histogram);
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'assetgate_' });
+    this.scrape = options.acrossWorkers ? scrapeAcrossWorkers(this.registry) : () => this.registry.metrics();
   }
 
   /** A gauge read at scrape time only (e.g. live tokens of the memory store: cheap there). */
@@ -232,6 +237,6 @@ export function metricsEndpoint(metrics: Metrics) {
   return async function metricsEndpointMiddleware(ctx: Context): Promise<void> {
     ctx.set('Cache-Control', 'no-store');
     ctx.type = metrics.registry.contentType;
-    ctx.body = await metrics.registry.metrics();
+    ctx.body = await metrics.scrape();
   };
 }

@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
 import { freePort } from '../support/redis-server.js';
 import { plainClient, testRedisUrl, uniquePrefix, dropPrefix, migratedPrefix } from '../support/redis.js';
@@ -144,6 +145,58 @@ describe('the server process', () => {
       child.kill('SIGTERM');
       expect(await new Promise((r) => child.once('exit', r))).toBe(0);
       expect(output()).toMatch(/all workers stopped/);
+    } finally {
+      await dropPrefix(redis, prefix);
+      redis.disconnect();
+      await issuer.close();
+    }
+  });
+
+  it('answers /metrics for all WORKERS=2 processes: totals of both, never falling between scrapes', async () => {
+    const issuer = await MockIssuer.start();
+    const redis = plainClient();
+    const prefix = await migratedPrefix(redis);
+    try {
+      const { url, child, output } = await startServer({
+        WORKERS: '2',
+        REDIS_URL: testRedisUrl(),
+        REDIS_KEY_PREFIX: prefix,
+        TRUSTED_ISSUERS: issuer.url,
+        TOKEN_AUDIENCES: 'https://assetgate.example',
+      });
+      const listeningPids = () => new Set([...output().matchAll(/"pid":(\d+)[^\n]*assetgate listening/g)].map((m) => m[1]));
+      const deadline = Date.now() + 15_000;
+      while (listeningPids().size < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect(listeningPids().size).toBe(2);
+      // One connection per request: the primary hands connections to the workers in turn.
+      const once = (path: string, body?: string) =>
+        new Promise<{ status: number; text: string }>((resolve, reject) => {
+          const req = httpRequest(`${url}${path}`, { method: body ? 'POST' : 'GET', agent: false, headers: body ? { 'content-type': 'application/x-www-form-urlencoded' } : {} }, (res) => {
+            let text = '';
+            res.on('data', (d) => (text += String(d)));
+            res.on('end', () => resolve({ status: res.statusCode!, text }));
+          });
+          req.on('error', reject);
+          req.end(body);
+        });
+      for (let i = 0; i < 6; i++) {
+        const form = new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion: await assetToken(issuer, 'https://assetgate.example') });
+        expect((await once('/oauth2/token', form.toString())).status).toBe(200);
+      }
+      const value = (text: string, series: string) => Number(new RegExp(`^${series.replace(/[{}"/.]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1] ?? 'NaN');
+      const issued = [];
+      const scrapes = [];
+      for (let i = 0; i < 6; i++) {
+        const { status, text } = await once('/metrics');
+        expect(status).toBe(200);
+        issued.push(value(text, 'assetgate_token_exchanges_total{grant_type="urn:ietf:params:oauth:grant-type:jwt-bearer",outcome="issued"}'));
+        scrapes.push(value(text, 'assetgate_http_requests_total{route="/metrics",method="GET",outcome="ok"}') || 0);
+      }
+      expect(issued).toEqual([6, 6, 6, 6, 6, 6]);
+      // Each scrape is counted once it is answered: the next one sees it, whichever worker took it.
+      expect(scrapes).toEqual([0, 1, 2, 3, 4, 5]);
+      child.kill('SIGTERM');
+      expect(await new Promise((r) => child.once('exit', r))).toBe(0);
     } finally {
       await dropPrefix(redis, prefix);
       redis.disconnect();
