@@ -16,7 +16,7 @@ import { Redis } from 'ioredis';
 import { freePort, RedisServerProcess } from '../test/support/redis-server.js';
 import { mintAccessToken } from '../src/tokens/access-token.js';
 import { encodeRecord, IssuerDirectory } from '../src/tokens/record-codec.js';
-import { RedisTokenStore } from '../src/tokens/redis-store.js';
+import { openRedisTokenStore } from '../src/tokens/redis-store.js';
 import { migrate } from '../src/tokens/schema.js';
 import { startIssuer, tokenPool } from './lib/issuer.js';
 import { runLoad, type NextRequest } from './lib/load.js';
@@ -231,8 +231,7 @@ async function measureMemory(count: number, issuer: string) {
   const server = await RedisServerProcess.start();
   redisServers.push(server);
   const redis = new Redis(server.url, { maxRetriesPerRequest: 1 });
-  const store = new RedisTokenStore(redis, { keyPrefix: PROJECT_PREFIX, revocationMarkTtlMs: 3_660_000, clock: { now: () => Date.now() } });
-  await store.useIssuers([issuer]); // as the server does at start-up
+  const store = await openRedisTokenStore(redis, { keyPrefix: PROJECT_PREFIX, revocationMarkTtlMs: 3_660_000, clock: { now: () => Date.now() }, issuers: [issuer] }); // as the server does at start-up
   const now = Date.now();
   const exp = Math.floor(now / 1000) + 29 * 86400;
   const run = async (withToken: boolean, salt: string): Promise<number> => {

@@ -31,8 +31,9 @@ import { tokenEndpoint } from './oauth/token-endpoint.js';
 import { requireBearerSecret } from './resource/bearer-secret.js';
 import { authenticate, requireAuthorization, resourceChallenge, type GuardDeps } from './resource/guard.js';
 import { parseJsonBody } from './resource/json-body.js';
+import type { RedemptionDeps } from './redemption/redeem.js';
 import { ingestEvent, showResource } from './resource/routes.js';
-import type { IngestStream, TokenStore } from './tokens/store.js';
+import type { AccessTokenStore, IngestStream, TokenStore } from './tokens/store.js';
 
 export interface AppDeps {
   config: Config;
@@ -45,8 +46,8 @@ export interface AppDeps {
   devIssuer?: DevIssuer;
   /** Prometheus metrics; a fresh registry when absent. */
   metrics?: Metrics;
-  /** The store as the resource routes see it: with the lookup cache when RESOURCE_CACHE_TTL_MS is set. */
-  resourceStore?: TokenStore;
+  /** Access tokens as the resource routes see them: with the lookup cache when RESOURCE_CACHE_TTL_MS is set. */
+  resourceStore?: AccessTokenStore;
   /** The development activity page's log; never in production. */
   activity?: ActivityLog;
   /** Failed-exchange limits (per client IP, per device); none when absent. */
@@ -89,17 +90,16 @@ export function createApp(deps: AppDeps): Koa {
     clock,
   };
   const dpop = createDpopContext(config, store, deps.issuers, clock);
+  // One redemption of asset tokens for the token endpoint and the bearer sequence; each tells its own observer.
+  const redemption = (stage: AssertionStage): RedemptionDeps => ({ verify, dpop, uses: store, limits: failureLimits, observer: assertionObservers(stage) });
   const sessions: SessionIssuerDeps = {
-    verify,
-    store,
+    redemption: redemption('token'),
     clock,
     accessTokenTtlSeconds: config.accessTokenTtlSeconds,
     supportedScopes: config.supportedScopes,
     dpop,
-    observer: assertionObservers('token'),
-    failureLimits,
   };
-  const guard: GuardDeps = { challenge: resourceChallenge(config.realm, dpop), store: deps.resourceStore ?? store, verify, clock, dpop, observer: assertionObservers('resource'), failureLimits };
+  const guard: GuardDeps = { challenge: resourceChallenge(config.realm, dpop), store: deps.resourceStore ?? store, dpop, redemption: redemption('resource'), failureLimits };
   const grants = grantRegistry([jwtBearerGrant(sessions), tokenExchangeGrant(sessions)]);
   const resourceServers: ResourceServerEndpointDeps = {
     store,
@@ -127,7 +127,7 @@ export function createApp(deps: AppDeps): Koa {
       requireAuthorization(guard),
       parseJsonBody(config.ingest.maxBytes),
       authenticate(guard, { acceptAssetTokens: true }),
-      ingestEvent({ ingest, store, clock }),
+      ingestEvent({ ingest, uses: store, clock }),
     ),
   );
   router.get(...route(PATHS.healthz, healthz));

@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.js';
 import { toSeconds } from '../clock.js';
 import { InvalidRequest } from '../oauth/errors.js';
-import type { TokenStore } from '../tokens/store.js';
+import type { DeviceRevocationStore } from '../tokens/store.js';
 
 /** What an operator asks for: end the device's sessions, and optionally refuse its older asset tokens. */
 export interface DeviceRevocationRequest {
@@ -42,7 +42,7 @@ export function deviceRevocationPlan(request: DeviceRevocationRequest, nowMs: nu
  * (`rb`: tokens issued up to now are dead; `nb`: older asset tokens are refused at exchange and in
  * the bearer sequence), read together with every token lookup (see tokens/keys.ts).
  */
-export async function revokeDeviceSessions(store: TokenStore, clock: Clock, request: DeviceRevocationRequest): Promise<DeviceRevocation> {
+export async function revokeDeviceSessions(store: DeviceRevocationStore, clock: Clock, request: DeviceRevocationRequest): Promise<DeviceRevocation> {
   const { atMs, blockBeforeMs } = deviceRevocationPlan(request, clock.now());
   await store.revokeDevice(request.did, atMs, blockBeforeMs);
   const result: DeviceRevocation = { did: request.did, revoked_at: toSeconds(atMs) };

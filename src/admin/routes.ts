@@ -4,13 +4,13 @@ import type { Clock } from '../clock.js';
 import { InvalidRequest } from '../oauth/errors.js';
 import { requireBearerSecret } from '../resource/bearer-secret.js';
 import { readJsonBody } from '../resource/json-body.js';
-import type { TokenStore } from '../tokens/store.js';
+import type { DeviceRevocationStore } from '../tokens/store.js';
 import { revokeDeviceSessions, type DeviceRevocationRequest } from './device-revocation.js';
 
 export interface AdminDeps {
   apiKey: string;
   realm: string;
-  store: TokenStore;
+  store: DeviceRevocationStore;
   clock: Clock;
   maxBodyBytes: number;
 }

@@ -35,13 +35,24 @@ export interface ClaimsPolicyContext {
 
 const MAX_ID_LENGTH = 256;
 
+const usableId = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 && v.length <= MAX_ID_LENGTH ? v : undefined);
+
+/**
+ * The session subject, derived here and nowhere else: `sub` under the generic-jwt profile; for asset
+ * tokens the device id `did`, else `sub` (RFC 7523 §3 item 2 wants `sub`; asset tokens carry the
+ * device in `did`, DOMAIN.md). Undefined when that claim is absent or unusable.
+ */
+export function subjectOf(payload: JWTPayload, profile: ClaimProfile | undefined): string | undefined {
+  if (profile === 'generic-jwt') return usableId(payload.sub);
+  return usableId(payload.did) ?? usableId(payload.sub);
+}
+
 function optionalString(payload: JWTPayload, name: string): string | undefined {
   const v = payload[name];
   if (v === undefined) return undefined;
-  if (typeof v !== 'string' || v.length === 0 || v.length > MAX_ID_LENGTH) {
-    throw new AssertionRejected('invalid_claim', `assertion claim "${name}" must be a non-empty string`);
-  }
-  return v;
+  const id = usableId(v);
+  if (id === undefined) throw new AssertionRejected('invalid_claim', `assertion claim "${name}" must be a non-empty string`);
+  return id;
 }
 
 export interface RegisteredClaimsContext {
@@ -92,12 +103,10 @@ export function applyClaimsPolicy(payload: JWTPayload, ctx: ClaimsPolicyContext)
   }
 
   const did = optionalString(payload, 'did');
-  const sub = optionalString(payload, 'sub');
-  // RFC 7523 §3 item 2 wants `sub`; asset tokens carry the device in `did` instead (DOMAIN.md).
-  const generic = ctx.profile === 'generic-jwt';
-  const subject = generic ? sub : (did ?? sub);
+  optionalString(payload, 'sub'); // present or not, never malformed
+  const subject = subjectOf(payload, ctx.profile);
   if (subject === undefined) {
-    throw new AssertionRejected('missing_claim', generic ? 'assertion has no sub' : 'assertion names no subject (did or sub)');
+    throw new AssertionRejected('missing_claim', ctx.profile === 'generic-jwt' ? 'assertion has no sub' : 'assertion names no subject (did or sub)');
   }
 
   const jti = optionalString(payload, 'jti') ?? optionalString(payload, 'id');

@@ -29,6 +29,8 @@ export type RejectionReason =
 
 export class AssertionRejected extends Error {
   override name = 'AssertionRejected';
+  /** Whether the issuer's signature checked out: the token is genuine, whatever else is wrong with it. */
+  verified = false;
   /** Set only once the signature was verified: the device the failure belongs to. */
   subject: string | undefined;
   constructor(

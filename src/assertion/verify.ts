@@ -1,6 +1,6 @@
 import type { JWSHeaderParameters, JWTPayload } from 'jose';
 import type { Clock } from '../clock.js';
-import { applyClaimsPolicy, checkRegisteredClaims, type AssetClaims, type ClaimsPolicyContext } from './claims-policy.js';
+import { applyClaimsPolicy, checkRegisteredClaims, subjectOf, type AssetClaims, type ClaimsPolicyContext } from './claims-policy.js';
 import type { TrustedIssuers } from './issuers.js';
 import { IssuerUnavailableError, UnknownKeyError } from './jwks.js';
 import { AssertionRejected, rejectionFromJose } from './rejections.js';
@@ -46,12 +46,6 @@ function unverifiedParts(token: string, maxBytes: number): { header: JWSHeaderPa
   }
 }
 
-/** The verified subject (did, else sub) travels with a rejection, for per-device failure limits. */
-function verifiedSubjectOf(payload: JWTPayload): string | undefined {
-  const subject = payload.did ?? payload.sub;
-  return typeof subject === 'string' && subject.length > 0 && subject.length <= 256 ? subject : undefined;
-}
-
 /**
  * RFC 7519 §7.2 + RFC 7523 §3 + RFC 8725, in this order: shape and strict decoding; header (typ,
  * refused parameters, alg allow-list); the issuer named by `iss` must be trusted (no fetch
@@ -93,8 +87,12 @@ export async function verifyAssetToken(token: string, ctx: VerifyContext): Promi
     checkRegisteredClaims(payload, { issuer: issuer.issuer, audiences: issuer.audiences ?? ctx.audiences, nowSeconds, skewSeconds: ctx.skewSeconds });
     return applyClaimsPolicy(payload, policy);
   } catch (err) {
-    // The signature checked out, so the subject is the issuer's word: per-device failure limits may use it.
-    if (err instanceof AssertionRejected) err.subject ??= verifiedSubjectOf(payload);
+    // The signature checked out, so the subject is the issuer's word: per-device failure limits may
+    // use it, derived as for an accepted token (the issuer's claims profile).
+    if (err instanceof AssertionRejected) {
+      err.verified = true;
+      err.subject ??= subjectOf(payload, issuer.profile);
+    }
     throw err;
   }
 }

@@ -1,7 +1,7 @@
 import type { Context, Next } from 'koa';
 import type { TrustedIssuers } from '../assertion/issuers.js';
 import type { Clock } from '../clock.js';
-import type { TokenStore } from '../tokens/store.js';
+import type { DpopProofReplay } from '../tokens/store.js';
 import { DPOP_HEADER, DPOP_NONCE_HEADER } from './constants.js';
 import { createDpopNonces } from './nonce.js';
 import { acceptedSchemes, policyFor, type ProofOfPossession } from './policy.js';
@@ -29,7 +29,7 @@ export interface DpopContext {
 
 export function createDpopContext(
   config: { dpop: DpopSettings; publicUrl: string; clockSkewSeconds: number },
-  store: TokenStore, issuers: TrustedIssuers, clock: Clock): DpopContext {
+  store: DpopProofReplay, issuers: TrustedIssuers, clock: Clock): DpopContext {
   const { dpop } = config;
   return {
     globalPolicy: dpop.proofOfPossession,

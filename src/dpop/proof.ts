@@ -1,7 +1,7 @@
 import { hash } from 'node:crypto';
 import { calculateJwkThumbprint, decodeProtectedHeader, EmbeddedJWK, errors, jwtVerify, type JWK, type JWTPayload } from 'jose';
 import type { Clock } from '../clock.js';
-import type { DpopProofUse } from '../tokens/store.js';
+import type { DpopProofReplay } from '../tokens/store.js';
 import { DPOP_JWT_TYPE, DPOP_PROOF_MAX_BYTES, PRIVATE_JWK_MEMBERS } from './constants.js';
 import type { DpopNonces } from './nonce.js';
 
@@ -34,11 +34,6 @@ export class DpopProofRejected extends Error {
   ) {
     super(hint);
   }
-}
-
-/** The single-use mark of a proof's jti per key (§11.1), SET NX semantics: all a verifier writes. */
-export interface DpopProofReplay {
-  consumeDpopProof(proof: DpopProofUse): Promise<'accepted' | 'replayed'>;
 }
 
 export interface DpopVerifierDeps {

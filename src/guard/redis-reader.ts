@@ -1,20 +1,13 @@
 import type { RedisConnection } from '../tokens/redis-client.js';
 import type { Clock } from '../clock.js';
-import type { DpopProofReplay } from '../dpop/proof.js';
 import type { AccessTokenHandle } from '../tokens/access-token.js';
 import { KEYSPACE_SCHEMA_VERSION, redisKeys } from '../tokens/keys.js';
 import { decodeRecord, IssuerDirectory } from '../tokens/record-codec.js';
-import type { AccessTokenRecord, DpopProofUse } from '../tokens/store.js';
+import type { AccessTokenReader, AccessTokenRecord, DpopProofReplay, DpopProofUse } from '../tokens/store.js';
 import { GuardUnavailableError } from './claims.js';
 
 /** The commands the guard sends: reads, and the SET NX of a DPoP proof mark. */
 export type GuardRedis = Pick<RedisConnection, 'get' | 'mget' | 'hgetall' | 'set'>;
-
-/** What the guard reads from assetgate's Redis: live access tokens, nothing else. */
-export interface AccessTokenReader {
-  /** The live record, or null when unknown, expired, revoked, device-revoked or of an issuer no longer trusted. */
-  findAccessToken(handle: AccessTokenHandle): Promise<AccessTokenRecord | null>;
-}
 
 export interface RedisReaderOptions {
   keyPrefix: string;

@@ -2,7 +2,7 @@ import { toSeconds } from '../clock.js';
 import { accessTokenHandle } from '../tokens/access-token.js';
 import type { AccessTokenRecord } from '../tokens/store.js';
 import type { DeviceClaims, TokenResolver } from './claims.js';
-import type { AccessTokenReader } from './redis-reader.js';
+import type { AccessTokenReader } from '../tokens/store.js';
 
 export const claimsOfRecord = (record: AccessTokenRecord): DeviceClaims => {
   const claims: DeviceClaims = { sub: record.sub, exp: toSeconds(record.exp), iat: toSeconds(record.iat), assetTokenIssuer: record.iss };

@@ -1,3 +1,5 @@
+import type { Refusal } from '../redemption/refusals.js';
+
 /**
  * One class per OAuth error code (RFC 6749 §5.2, RFC 6750 §3.1, RFC 8693 §2.2.2).
  * `description` is the hint shown to the client; `debug` stays in the logs (fosite's hint/debug split).
@@ -8,6 +10,8 @@ export interface OAuthErrorOptions {
   headers?: Record<string, string>;
   /** The verified device subject a failure belongs to (per-device failure limits); never shown. */
   subject?: string | undefined;
+  /** What a refused redemption was, for the failure limits' table (refusals.ts); never shown. */
+  refusal?: Refusal | undefined;
 }
 
 export abstract class OAuthError extends Error {
@@ -18,6 +22,7 @@ export abstract class OAuthError extends Error {
   readonly debug: string | undefined;
   headers: Record<string, string>;
   readonly subject: string | undefined;
+  readonly refusal: Refusal | undefined;
 
   constructor(description: string, options: OAuthErrorOptions = {}) {
     super(description);
@@ -25,6 +30,7 @@ export abstract class OAuthError extends Error {
     this.debug = options.debug;
     this.headers = options.headers ?? {};
     this.subject = options.subject;
+    this.refusal = options.refusal;
   }
 
   override get name(): string {

@@ -1,7 +1,7 @@
 import type { Context, Middleware, Next } from 'koa';
 import { toSeconds } from '../clock.js';
 import { accessTokenHandle } from '../tokens/access-token.js';
-import type { AccessTokenRecord, TokenStore } from '../tokens/store.js';
+import type { AccessTokenRecord, AccessTokenStore } from '../tokens/store.js';
 import { authenticateClient, type ClientRegistry } from './client-auth.js';
 import { InvalidRequest } from './errors.js';
 import { noStore, parseForm } from './form.js';
@@ -62,7 +62,7 @@ export function requireTokenParam(ctx: Context, next: Next): Promise<void> {
 }
 
 /** Looks the token up: anything but a live access token (asset-token JWTs included) is inactive. */
-export function introspectToken(store: TokenStore, issuer: string) {
+export function introspectToken(store: Pick<AccessTokenStore, 'findAccessToken'>, issuer: string) {
   return async function introspectTokenMiddleware(ctx: Context): Promise<void> {
     const handle = accessTokenHandle(ctx.state.presentedToken!);
     const record = handle ? await store.findAccessToken(handle) : null;
@@ -72,7 +72,7 @@ export function introspectToken(store: TokenStore, issuer: string) {
 }
 
 export interface ResourceServerEndpointDeps {
-  store: TokenStore;
+  store: AccessTokenStore;
   clients: ClientRegistry;
   /** RFC 8414 issuer identifier of this server. */
   issuer: string;

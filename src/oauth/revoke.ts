@@ -1,6 +1,6 @@
 import type { Context, Middleware } from 'koa';
 import { accessTokenHandle } from '../tokens/access-token.js';
-import type { TokenStore } from '../tokens/store.js';
+import type { AccessTokenStore } from '../tokens/store.js';
 import { authenticateClient } from './client-auth.js';
 import { noStore, parseForm } from './form.js';
 import { requireTokenParam, type ResourceServerEndpointDeps } from './introspect.js';
@@ -10,7 +10,7 @@ import { requireTokenParam, type ResourceServerEndpointDeps } from './introspect
  * expired or foreign token, an asset-token JWT included, is simply not there to revoke). The record
  * lives in the shared store, so every instance refuses the token from the next request on.
  */
-export function revokeToken(store: TokenStore) {
+export function revokeToken(store: Pick<AccessTokenStore, 'revokeAccessToken'>) {
   return async function revokeTokenMiddleware(ctx: Context): Promise<void> {
     const handle = accessTokenHandle(ctx.state.presentedToken!);
     if (handle) await store.revokeAccessToken(handle);

@@ -5,6 +5,8 @@ import { LRUCache } from 'lru-cache';
 import { RateLimiterMemory, RateLimiterRedis, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { MissingCredentials, OAuthError, TooManyRequests } from '../oauth/errors.js';
 import { digest } from '../tokens/keys.js';
+import type { Clock } from '../clock.js';
+import { limitKeysOf, type LimitKey, type Refusal } from '../redemption/refusals.js';
 
 /**
  * Brute force and credential-stuffing brake: failed exchanges are counted per client IP and per
@@ -20,7 +22,11 @@ export interface FailureLimits {
   checkClient(ip: string): Promise<void>;
   /** Throws TooManyRequests while this device is over its limit. */
   checkDevice(subject: string): Promise<void>;
-  recordFailure(ip: string, subject: string | undefined): Promise<void>;
+  /**
+   * Counts one refusal against the limits the refusal table names (refusals.ts): the client address,
+   * and the device when the refusal names a verified one.
+   */
+  charge(refusal: Refusal, who: { client: string; device: string | undefined }): Promise<void>;
 }
 
 export interface FailureLimitSettings {
@@ -32,13 +38,18 @@ export interface FailureLimitSettings {
 export const noFailureLimits: FailureLimits = {
   async checkClient() {},
   async checkDevice() {},
-  async recordFailure() {},
+  async charge() {},
 };
 
-/** Redis-backed when a client is given (shared by every instance), in memory otherwise. */
+/**
+ * Redis-backed when a client is given (shared by every instance), in memory otherwise. The counts
+ * live in the limiter's own window (Redis PX, or the memory limiter's timers); the blocks it decides
+ * are kept and lifted on `clock`.
+ */
 export function createFailureLimits(
   settings: FailureLimitSettings,
   logger: Logger,
+  clock: Clock,
   redis?: { client: RedisConnection; keyPrefix: string },
 ): FailureLimits {
   const limiter = (name: string, points: number): RateLimiterAbstract | undefined => {
@@ -55,8 +66,10 @@ export function createFailureLimits(
       insuranceLimiter: new RateLimiterMemory(base),
     });
   };
-  const byClient = limiter('ip', settings.perClient);
-  const byDevice = limiter('dev', settings.perDevice);
+  const limiters: Record<LimitKey, RateLimiterAbstract | undefined> = {
+    client: limiter('ip', settings.perClient),
+    device: limiter('dev', settings.perDevice),
+  };
 
   // key -> ms until which it is blocked; bounded, so a flood of keys cannot grow it without end.
   const blocked = new LRUCache<string, number>({ max: 100_000 });
@@ -64,7 +77,7 @@ export function createFailureLimits(
   function check(l: RateLimiterAbstract | undefined, key: string, what: string): Promise<void> {
     if (!l) return Promise.resolve();
     const until = blocked.get(`${l.keyPrefix}:${key}`);
-    const now = Date.now();
+    const now = clock.now();
     if (until !== undefined && until > now) {
       return Promise.reject(new TooManyRequests(`too many failed attempts ${what}, retry later`, (until - now) / 1000));
     }
@@ -74,34 +87,47 @@ export function createFailureLimits(
     if (!l) return;
     try {
       const res = await l.penalty(key);
-      if (res.consumedPoints >= l.points) blocked.set(`${l.keyPrefix}:${key}`, Date.now() + res.msBeforeNext);
+      if (res.consumedPoints >= l.points) blocked.set(`${l.keyPrefix}:${key}`, clock.now() + res.msBeforeNext);
     } catch (err) {
       logger.warn({ err: { message: (err as Error).message } }, 'failure limiter unavailable');
     }
   }
   // Device ids are hashed: keys of bounded length whatever the token carried.
+  const idOf = (key: LimitKey, who: { client: string; device: string | undefined }): string | undefined =>
+    key === 'client' ? who.client : who.device === undefined ? undefined : digest(who.device);
   return {
-    checkClient: (ip) => check(byClient, ip, 'from this client'),
-    checkDevice: (subject) => check(byDevice, digest(subject), 'for this device'),
-    async recordFailure(ip, subject) {
-      await Promise.all([count(byClient, ip), subject === undefined ? undefined : count(byDevice, digest(subject))]);
+    checkClient: (ip) => check(limiters.client, ip, 'from this client'),
+    checkDevice: (subject) => check(limiters.device, digest(subject), 'for this device'),
+    async charge(refusal, who) {
+      const counts: Promise<void>[] = [];
+      for (const key of limitKeysOf(refusal)) {
+        const id = idOf(key, who);
+        if (id !== undefined) counts.push(count(limiters[key], id));
+      }
+      await Promise.all(counts);
     },
   };
 }
 
-/** Client errors that count against the limits: not "no credentials", not the 429 itself. */
-export const countsAsFailure = (err: unknown): err is OAuthError =>
+/** Token endpoint errors that count against the limits: not "no credentials", not the 429 itself, not a 5xx. */
+const isRefusal = (err: unknown): err is OAuthError =>
   err instanceof OAuthError && err.status >= 400 && err.status < 500 && !(err instanceof TooManyRequests) && !(err instanceof MissingCredentials);
 
-/** Middleware for the token endpoint: refuse over-limit clients up front, count failures after. */
+/**
+ * Middleware for the token endpoint: refuse over-limit clients up front (from memory: cheap), charge
+ * refusals after. A refused redemption says what it was (err.refusal); anything else refused here
+ * (form, grant type, parameters) was refused before any token was read.
+ */
 export function limitFailedExchanges(limits: FailureLimits) {
   return async function limitFailedExchangesMiddleware(ctx: Context, next: Next): Promise<void> {
     await limits.checkClient(ctx.ip);
     try {
       await next();
     } catch (err) {
-      if (countsAsFailure(err)) await limits.recordFailure(ctx.ip, err.subject);
+      if (isRefusal(err)) await limits.charge(err.refusal ?? REQUEST_REFUSAL, { client: ctx.ip, device: err.subject });
       throw err;
     }
   };
 }
+
+const REQUEST_REFUSAL: Refusal = { of: 'request' };

@@ -1,6 +1,6 @@
 import type { Context } from 'koa';
 import type { Logger } from 'pino';
-import type { TokenStore } from '../tokens/store.js';
+import type { StoreHealth } from '../tokens/store.js';
 
 /** GET /healthz: the process is up. */
 export function healthz(ctx: Context): void {
@@ -22,7 +22,7 @@ export interface KeyspaceCheck {
  * GET /readyz: 503 while the store cannot be reached or its keyspace is not the one this build
  * needs. A keyspace that goes wrong under a running server is logged once, when it goes.
  */
-export function readyz(store: Pick<TokenStore, 'ping'>, logger: Logger, keyspace?: KeyspaceCheck) {
+export function readyz(store: StoreHealth, logger: Logger, keyspace?: KeyspaceCheck) {
   let keyspaceWrong = false;
   const unavailable = (ctx: Context, body: Record<string, string>) => {
     ctx.status = 503;

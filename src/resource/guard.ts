@@ -1,19 +1,14 @@
 import type { Context, Next } from 'koa';
-import type { AssetClaims } from '../assertion/claims-policy.js';
-import type { AssertionObserver } from '../assertion/observer.js';
 import { AssertionRejected } from '../assertion/rejections.js';
-import { verifyAssetToken, type VerifyContext } from '../assertion/verify.js';
-import type { Clock } from '../clock.js';
 import { DPOP_NONCE_HEADER } from '../dpop/constants.js';
 import { policyOf, presentedProof, resourceSchemes, type DpopContext } from '../dpop/context.js';
-import { cnfThumbprint } from '../dpop/exchange.js';
-import { resourceAccess } from '../dpop/policy.js';
-import { DpopProofRejected, verifyDpopProof } from '../dpop/proof.js';
+import { PossessionRefused, proveAtResource } from '../dpop/possession.js';
+import { DpopProofRejected } from '../dpop/proof.js';
 import { InvalidDpopProofAtResource, InvalidToken, UseDpopNonceAtResource, type OAuthError } from '../oauth/errors.js';
 import type { FailureLimits } from '../ops/failure-limits.js';
-import { assertionUseOf } from '../oauth/grants/session-issuer.js';
+import { redeemAssetToken, RedemptionRefused, type Redemption, type RedemptionDeps } from '../redemption/redeem.js';
 import { accessTokenHandle } from '../tokens/access-token.js';
-import type { AssertionUse, TokenStore } from '../tokens/store.js';
+import type { AccessTokenStore } from '../tokens/store.js';
 import { challengeFor, type AuthScheme, type Challenge } from './challenge.js';
 import { readCredentials, type Credentials } from './credentials.js';
 
@@ -34,14 +29,12 @@ export interface Principal {
 export interface GuardDeps {
   /** The resources' challenge (resourceChallenge), built once. */
   challenge: Challenge;
-  store: TokenStore;
-  verify: VerifyContext;
-  clock: Clock;
+  store: AccessTokenStore;
   dpop: DpopContext;
-  /** Metrics and the development activity page. */
-  observer?: AssertionObserver;
-  /** Bearer-sequence asset tokens are exchanges too: same failure limits as the token endpoint. */
-  failureLimits?: FailureLimits;
+  /** Bearer-sequence asset tokens are redeemed as at the token endpoint. */
+  redemption: RedemptionDeps;
+  /** ... and charged to the same failure limits, by the same table. */
+  failureLimits: FailureLimits;
 }
 
 /** The resources' challenge: DPoP advertised when a policy in force takes it (resourceSchemes). */
@@ -82,37 +75,24 @@ export function authenticate(deps: GuardDeps, options: { acceptAssetTokens: bool
   };
 }
 
-interface Presented extends Credentials {
-  iss: string;
-  /** The key the token names: cnf.jkt of an access token (bound), cnf.jwk of an asset token (bound only under `required`). */
-  key: { jkt: string; bound: boolean } | undefined;
-}
-
-/** RFC 9449 §7: bound tokens only with the DPoP scheme and a proof from their key, carrying ath. */
-async function checkPossession(p: Presented, deps: GuardDeps, ctx: Context): Promise<string | undefined> {
-  switch (resourceAccess(p.scheme, p.key, policyOf(deps.dpop, p.iss))) {
-    case 'accept_bearer':
-      return undefined;
-    case 'bound_token_as_bearer':
-      throw challenged(new InvalidToken('the token is DPoP-bound: send it as Authorization: DPoP with a DPoP proof', { debug: 'bearer downgrade' }), deps, 'DPoP');
-    case 'proof_required':
-      throw challenged(new InvalidToken('proof of possession is required: send the token as Authorization: DPoP with a DPoP proof from the device key', { debug: 'proof required' }), deps, 'DPoP');
-    case 'not_bound':
-      throw challenged(new InvalidToken('the token is not bound to a key: the DPoP scheme cannot be used with it', { debug: 'not bound' }), deps, 'DPoP');
-    case 'verify_proof':
-      try {
-        const request = { ...presentedProof(ctx, deps.dpop.publicUrl), accessToken: p.token, expectedJkt: p.key!.jkt };
-        return (await verifyDpopProof(request, deps.dpop.verifier)).jkt;
-      } catch (err) {
-        if (!(err instanceof DpopProofRejected)) throw err;
-        const debug = `${err.reason}: ${err.debug ?? ''}`;
-        const nonces = deps.dpop.verifier.nonces;
-        if (err.reason === 'nonce_required' && nonces) {
-          throw challenged(new UseDpopNonceAtResource(err.hint, { debug, headers: { [DPOP_NONCE_HEADER]: nonces.current() } }), deps, 'DPoP');
-        }
-        throw challenged(new InvalidDpopProofAtResource(err.hint, { debug }), deps, 'DPoP');
-      }
+/** RFC 9449 §7 refusals at a resource, as challenges in the DPoP scheme (§7.1). */
+function possessionError(err: PossessionRefused | DpopProofRejected, deps: GuardDeps): OAuthError {
+  if (err instanceof PossessionRefused) {
+    switch (err.access) {
+      case 'bound_token_as_bearer':
+        return challenged(new InvalidToken('the token is DPoP-bound: send it as Authorization: DPoP with a DPoP proof', { debug: 'bearer downgrade' }), deps, 'DPoP');
+      case 'proof_required':
+        return challenged(new InvalidToken('proof of possession is required: send the token as Authorization: DPoP with a DPoP proof from the device key', { debug: 'proof required' }), deps, 'DPoP');
+      case 'not_bound':
+        return challenged(new InvalidToken('the token is not bound to a key: the DPoP scheme cannot be used with it', { debug: 'not bound' }), deps, 'DPoP');
+    }
   }
+  const debug = `${err.reason}: ${err.debug ?? ''}`;
+  const nonces = deps.dpop.verifier.nonces;
+  if (err.reason === 'nonce_required' && nonces) {
+    return challenged(new UseDpopNonceAtResource(err.hint, { debug, headers: { [DPOP_NONCE_HEADER]: nonces.current() } }), deps, 'DPoP');
+  }
+  return challenged(new InvalidDpopProofAtResource(err.hint, { debug }), deps, 'DPoP');
 }
 
 async function principalFromAccessToken(credentials: Credentials, deps: GuardDeps, ctx: Context): Promise<Principal> {
@@ -120,7 +100,13 @@ async function principalFromAccessToken(credentials: Credentials, deps: GuardDep
   const record = handle ? await deps.store.findAccessToken(handle) : null;
   if (!record) throw challenged(new InvalidToken('access token is invalid, expired or revoked'), deps, credentials.scheme);
   const key = record.cnf ? { jkt: record.cnf.jkt, bound: true } : undefined;
-  const jkt = await checkPossession({ scheme: credentials.scheme, token: credentials.token, iss: record.iss, key }, deps, ctx);
+  let jkt: string | undefined;
+  try {
+    jkt = await proveAtResource({ ...credentials, key }, policyOf(deps.dpop, record.iss), presentedProof(ctx, deps.dpop.publicUrl), deps.dpop.verifier);
+  } catch (err) {
+    if (err instanceof PossessionRefused || err instanceof DpopProofRejected) throw possessionError(err, deps);
+    throw err;
+  }
   const principal: Principal = { via: 'access_token', sub: record.sub, iss: record.iss, exp: Math.floor(record.exp / 1000) };
   if (record.did !== undefined) principal.did = record.did;
   if (record.aid !== undefined) principal.aid = record.aid;
@@ -129,40 +115,29 @@ async function principalFromAccessToken(credentials: Credentials, deps: GuardDep
   return principal;
 }
 
+/**
+ * The bearer sequence: the asset token is redeemed like at the token endpoint (redemption/redeem.ts),
+ * without a session; its refusals are charged to the failure limits by the same table.
+ */
 async function principalFromAssetToken(credentials: Credentials, deps: GuardDeps, ctx: Context): Promise<Principal> {
-  let use: AssertionUse;
-  let principal: Principal;
-  await deps.failureLimits?.checkClient(ctx.ip);
-  let cnfJkt: string | undefined;
-  let claims: AssetClaims;
+  await deps.failureLimits.checkClient(ctx.ip);
+  let redemption: Redemption;
   try {
-    claims = await verifyAssetToken(credentials.token, deps.verify);
-    // The device key's thumbprint matters only when a DPoP proof is to be matched against it.
-    cnfJkt = credentials.scheme === 'DPoP' ? await cnfThumbprint(claims) : undefined;
-    await deps.failureLimits?.checkDevice(claims.subject);
-    use = assertionUseOf(claims, deps.verify.skewSeconds);
-    principal = { via: 'asset_token', sub: claims.subject, iss: claims.iss, exp: claims.exp };
-    if (claims.did !== undefined) principal.did = claims.did;
-    if (claims.aid !== undefined) principal.aid = claims.aid;
+    redemption = await redeemAssetToken(credentials.token, { at: 'resource', scheme: credentials.scheme, proof: presentedProof(ctx, deps.dpop.publicUrl) }, deps.redemption);
   } catch (err) {
-    if (err instanceof AssertionRejected) {
-      deps.observer?.rejected(err.reason);
-      await deps.failureLimits?.recordFailure(ctx.ip, err.subject);
-      throw challenged(new InvalidToken(`asset token rejected: ${err.hint}`, { debug: `${err.reason}: ${err.debug ?? ''}` }), deps, credentials.scheme);
+    if (!(err instanceof RedemptionRefused)) throw err;
+    await deps.failureLimits.charge(err.refusal, { client: ctx.ip, device: err.subject });
+    const cause = err.rejection;
+    if (cause instanceof AssertionRejected) {
+      throw challenged(new InvalidToken(`asset token rejected: ${cause.hint}`, { debug: `${cause.reason}: ${cause.debug ?? ''}` }), deps, credentials.scheme);
     }
-    throw err;
+    throw possessionError(cause, deps);
   }
-  const key = cnfJkt === undefined ? undefined : { jkt: cnfJkt, bound: false };
-  const jkt = await checkPossession({ ...credentials, iss: principal.iss, key }, deps, ctx);
+  const { claims, use, jkt } = redemption;
+  const principal: Principal = { via: 'asset_token', sub: claims.subject, iss: claims.iss, exp: claims.exp };
+  if (claims.did !== undefined) principal.did = claims.did;
+  if (claims.aid !== undefined) principal.aid = claims.aid;
   if (jkt !== undefined) principal.jkt = jkt;
-  const outcome = await deps.store.consumeAssertion(use);
-  if (outcome !== 'accepted') {
-    deps.observer?.rejected(outcome);
-    await deps.failureLimits?.recordFailure(ctx.ip, use.subject);
-    const hint = outcome === 'replayed' ? 'asset token has already been used' : 'asset token was issued before the device was revoked';
-    throw challenged(new InvalidToken(hint, { debug: outcome }), deps, credentials.scheme);
-  }
   ctx.state.assertionUse = use;
-  deps.observer?.accepted(claims);
   return principal;
 }

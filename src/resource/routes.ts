@@ -1,6 +1,6 @@
 import type { Context } from 'koa';
 import type { Clock } from '../clock.js';
-import type { AssertionUse, IngestEvent, IngestStream, TokenStore } from '../tokens/store.js';
+import type { AssertionUse, AssertionUseStore, IngestEvent, IngestStream } from '../tokens/store.js';
 import type { Principal } from './guard.js';
 import { respondJson } from '../oauth/respond.js';
 
@@ -16,7 +16,7 @@ export function showResource(ctx: Context): void {
  * If the append fails after a bearer-sequence asset token was consumed, the single-use mark is
  * released so the device can retry with the same token.
  */
-export function ingestEvent(deps: { ingest: IngestStream; store: TokenStore; clock: Clock }) {
+export function ingestEvent(deps: { ingest: IngestStream; uses: Pick<AssertionUseStore, 'releaseAssertion'>; clock: Clock }) {
   return async function ingestEventMiddleware(ctx: Context): Promise<void> {
     const p = ctx.state.principal as Principal;
     const event: IngestEvent = { sub: p.sub, iss: p.iss, receivedAt: deps.clock.now(), body: ctx.state.jsonText as string };
@@ -27,7 +27,7 @@ export function ingestEvent(deps: { ingest: IngestStream; store: TokenStore; clo
       id = await deps.ingest.append(event);
     } catch (err) {
       const use = ctx.state.assertionUse as AssertionUse | undefined;
-      if (use) await deps.store.releaseAssertion(use).catch(() => undefined);
+      if (use) await deps.uses.releaseAssertion(use).catch(() => undefined);
       throw err;
     }
     ctx.status = 202;

@@ -2,7 +2,7 @@ import { LRUCache } from 'lru-cache';
 import type { Clock } from '../clock.js';
 import type { AccessTokenHandle } from './access-token.js';
 import type { RedisConnection } from './redis-client.js';
-import type { AccessTokenRecord, TokenStore } from './store.js';
+import type { AccessTokenRecord, AccessTokenStore } from './store.js';
 
 /**
  * Revocation notices between instances (Redis pub/sub). `t:<token hash>` for one token (RFC 7009),
@@ -87,27 +87,18 @@ export class LookupCache {
   }
 
   /** A store whose findAccessToken goes through this cache; everything else goes straight through. */
-  wrap(store: TokenStore): TokenStore {
+  wrap(store: AccessTokenStore): AccessTokenStore {
     const clock = this.options.clock;
-    const find = (handle: AccessTokenHandle) => this.find(store, handle, clock);
     return {
-      consumeAssertion: (use, token) => store.consumeAssertion(use, token),
-      releaseAssertion: (use) => store.releaseAssertion(use),
-      consumeDpopProof: (proof) => store.consumeDpopProof(proof),
-      findAccessToken: find,
+      findAccessToken: (handle) => this.find(store, handle, clock),
       revokeAccessToken: async (handle) => {
         this.entries.delete(handle.hash);
         await store.revokeAccessToken(handle);
       },
-      async revokeDevice(subject, atMs, blockBefore) {
-        await store.revokeDevice(subject, atMs, blockBefore);
-      },
-      ping: () => store.ping(),
-      close: () => store.close(),
     };
   }
 
-  private async find(store: TokenStore, handle: AccessTokenHandle, clock: Clock): Promise<AccessTokenRecord | null> {
+  private async find(store: AccessTokenStore, handle: AccessTokenHandle, clock: Clock): Promise<AccessTokenRecord | null> {
     if (!this.live) return store.findAccessToken(handle);
     const hit = this.entries.get(handle.hash);
     if (hit && hit.tag === handle.tag) {

@@ -56,7 +56,7 @@ export interface RedisStoreOptions {
   /**
    * The trusted issuers (the server): their records are stored with a short issuer id, and a record
    * of any other issuer is not found. Absent (the guard library): any issuer, short ids resolved
-   * through the `<prefix>issuers` registry the server writes (see useIssuers).
+   * through the `<prefix>issuers` registry the server writes (see openRedisTokenStore).
    */
   issuers?: readonly string[];
 }
@@ -83,7 +83,7 @@ function guarded<T>(what: string, op: () => Promise<T>): Promise<T> {
 export class RedisTokenStore implements TokenStore {
   private readonly redis: ScriptedRedis;
   private readonly keys: RedisKeys;
-  private issuers: IssuerDirectory;
+  private readonly issuers: IssuerDirectory;
   private readonly missingIssuerIds = new Map<string, number>();
 
   constructor(
@@ -100,12 +100,10 @@ export class RedisTokenStore implements TokenStore {
   }
 
   /**
-   * Trust exactly these issuers from now on (records of others are not found) and publish their
-   * short ids in the `<prefix>issuers` registry, so that readers without the configuration (the
-   * guard library) can resolve them.
+   * Publishes the trusted issuers' short ids in the `<prefix>issuers` registry, so that readers
+   * without the configuration (the guard library) can resolve them.
    */
-  async useIssuers(issuers: readonly string[]): Promise<void> {
-    this.issuers = new IssuerDirectory(issuers, true);
+  async publishIssuers(): Promise<void> {
     // Replaced, never only added to: the guard library trusts what the registry lists, so an issuer
     // dropped from TRUSTED_ISSUERS must leave it (one MULTI: no reader sees it empty).
     const registry = this.issuers.registry();
@@ -220,6 +218,16 @@ export class RedisTokenStore implements TokenStore {
   async close(): Promise<void> {
     await this.redis.quit().catch(() => this.redis.disconnect());
   }
+}
+
+/**
+ * The server's store: records name only the trusted issuers (a record of any other issuer is not
+ * found), whose short ids are published before the first request can write one.
+ */
+export async function openRedisTokenStore(redis: RedisConnection, options: RedisStoreOptions & { issuers: readonly string[] }): Promise<RedisTokenStore> {
+  const store = new RedisTokenStore(redis, options);
+  await store.publishIssuers();
+  return store;
 }
 
 /** Ingest events go to a Redis stream, trimmed approximately (MAXLEN ~) so the oldest go first. */

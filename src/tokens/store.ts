@@ -42,23 +42,53 @@ export interface DpopProofUse {
   forgetAtMs: number;
 }
 
-/** Narrow interface over access tokens and single-use assertion ids (Redis, or memory in development). */
-export interface TokenStore {
-  /** Atomically: refuse a blocked device, mark the assertion id used, and save the token if given. */
-  consumeAssertion(use: AssertionUse, token?: NewAccessToken): Promise<ConsumeOutcome>;
+/**
+ * Single-use marks of asset tokens (RFC 7523 §3 item 7; fosite's IsJWTUsed / MarkJWTUsedForTime).
+ * The mark, the device-wide block and the session that the exchange issues are one atomic step, so a
+ * replay can never win a session and a session never exists for an unmarked token.
+ */
+export interface AssertionUseStore {
+  /** Atomically: refuse a blocked device, mark the assertion id used, and save the session if given. */
+  consumeAssertion(use: AssertionUse, session?: NewAccessToken): Promise<ConsumeOutcome>;
   /** Undo a consumeAssertion whose follow-up work failed before anything was accepted. */
   releaseAssertion(use: AssertionUse): Promise<void>;
-  /** Marks a DPoP proof's jti used (SET NX semantics): 'replayed' when it already was. */
+}
+
+/** The single-use mark of a proof's jti per key (RFC 9449 §11.1), SET NX semantics: all a verifier writes. */
+export interface DpopProofReplay {
   consumeDpopProof(proof: DpopProofUse): Promise<'accepted' | 'replayed'>;
-  /** The live record, or null when unknown, expired, revoked or device-revoked. */
+}
+
+/** What a resource reads: live access tokens, nothing else (the guard library has only this). */
+export interface AccessTokenReader {
+  /** The live record, or null when unknown, expired, revoked, device-revoked or of an issuer no longer trusted. */
   findAccessToken(handle: AccessTokenHandle): Promise<AccessTokenRecord | null>;
+}
+
+/** Opaque access tokens, read by the resources and introspection, ended by revocation (RFC 7009). */
+export interface AccessTokenStore extends AccessTokenReader {
   revokeAccessToken(handle: AccessTokenHandle): Promise<void>;
+}
+
+/** Device-wide revocation marks (read by the other stores in the same round trip as their own keys). */
+export interface DeviceRevocationStore {
   /**
-   * Device-wide revocation: every access token of the subject issued up to `atMs` dies; with
-   * `blockAssetTokensBeforeMs`, asset tokens issued before that time are refused too.
+   * Every access token of the subject issued up to `atMs` dies; with `blockAssetTokensBeforeMs`,
+   * asset tokens issued before that time are refused too.
    */
   revokeDevice(subject: string, atMs: number, blockAssetTokensBeforeMs?: number): Promise<void>;
+}
+
+/** Whether the store answers (readiness). */
+export interface StoreHealth {
   ping(): Promise<void>;
+}
+
+/**
+ * Everything one backend (Redis, or memory in development) provides. Handlers are given only the
+ * narrow interface they need; the whole store is for wiring and shutdown.
+ */
+export interface TokenStore extends AssertionUseStore, DpopProofReplay, AccessTokenStore, DeviceRevocationStore, StoreHealth {
   close(): Promise<void>;
 }
 

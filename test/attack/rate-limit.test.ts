@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { nanoid } from 'nanoid';
-import { startAssetgate, type Harness } from '../support/harness.js';
+import { startAssetgate, TestClock, type Harness } from '../support/harness.js';
 import { assetToken, makeKey, MockIssuer } from '../support/mock-issuer.js';
 import { keysUnder } from '../support/redis.js';
 import { formFrom, requestFrom } from '../support/attack.js';
+import { deviceKey, dpopProof } from '../support/dpop.js';
 
 /**
  * Failed-exchange limits (rate-limiter-flexible): per client IP and per verified device, 429 with
@@ -25,9 +26,10 @@ afterAll(async () => {
   await issuer.close();
 });
 
-async function start(env: Record<string, string> = {}, store: 'redis' | 'memory' = 'redis'): Promise<Harness> {
+async function start(env: Record<string, string> = {}, store: 'redis' | 'memory' = 'redis', clock?: TestClock): Promise<Harness> {
   const h = await startAssetgate({
     store,
+    ...(clock ? { clock } : {}),
     env: {
       TRUSTED_ISSUERS: issuer.url,
       RATE_LIMIT_FAILED_PER_IP: String(PER_IP),
@@ -42,6 +44,15 @@ async function start(env: Record<string, string> = {}, store: 'redis' | 'memory'
 
 const mintFor = (ag: Harness, claims: Record<string, unknown> = {}) => assetToken(issuer, ag.tokenEndpoint, { claims });
 const exchange = (ag: Harness, ip: string, assertion: string) => formFrom(ip, ag.tokenEndpoint, { grant_type: JWT_BEARER, assertion });
+const exchangeWithProof = (ag: Harness, ip: string, assertion: string, proof: string) =>
+  requestFrom(ip, ag.tokenEndpoint, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', dpop: proof },
+    body: new URLSearchParams({ grant_type: JWT_BEARER, assertion }).toString(),
+  });
+/** The bearer sequence with the DPoP scheme: the asset token is the credential, the proof covers it (ath). */
+const resourceWithProof = (ag: Harness, ip: string, asset: string, proof: string) =>
+  requestFrom(ip, `${ag.url}/resource`, { headers: { authorization: `DPoP ${asset}`, dpop: proof } });
 
 function expectLimited(res: { status: number; headers: Record<string, string>; json: Record<string, unknown> }): void {
   expect(res.status).toBe(429);
@@ -126,15 +137,61 @@ describe('per device (Redis)', () => {
   });
 });
 
+describe('the DPoP protocol (RFC 9449)', () => {
+  it('does not count use_dpop_nonce (§8): an honest device meeting it on every exchange and call is never limited', async () => {
+    const ag = await start({ RATE_LIMIT_FAILED_PER_IP: '2', DPOP_NONCE_SECRET: 'n'.repeat(40) });
+    const ip = '127.0.6.1';
+    const device = await deviceKey();
+    for (let i = 0; i < 3; i++) {
+      const asset = await mintFor(ag, { cnf: { jwk: device.jwk } });
+      const first = await exchangeWithProof(ag, ip, asset, await dpopProof(device, { htu: ag.tokenEndpoint }));
+      expect(first.status).toBe(400);
+      expect(first.json.error).toBe('use_dpop_nonce');
+      const nonce = first.headers['dpop-nonce']!;
+      const second = await exchangeWithProof(ag, ip, asset, await dpopProof(device, { htu: ag.tokenEndpoint, nonce }));
+      expect(second.status).toBe(200);
+    }
+    const htu = `${ag.url}/resource`;
+    for (let i = 0; i < 3; i++) {
+      const asset = await mintFor(ag, { cnf: { jwk: device.jwk } });
+      const first = await resourceWithProof(ag, ip, asset, await dpopProof(device, { htm: 'GET', htu, token: asset }));
+      expect(first.status).toBe(401);
+      expect(first.headers['www-authenticate']).toMatch(/error="use_dpop_nonce"/);
+      const nonce = first.headers['dpop-nonce']!;
+      expect((await resourceWithProof(ag, ip, asset, await dpopProof(device, { htm: 'GET', htu, token: asset, nonce }))).status).toBe(200);
+    }
+  });
+
+  it('counts proofs that do not verify in the bearer sequence against the address, as at the token endpoint', async () => {
+    const ag = await start();
+    const ip = '127.0.6.2';
+    const device = await deviceKey();
+    const stranger = await deviceKey();
+    const htu = `${ag.url}/resource`;
+    for (let i = 0; i < PER_IP; i++) {
+      const asset = await mintFor(ag, { cnf: { jwk: device.jwk } });
+      const res = await resourceWithProof(ag, ip, asset, await dpopProof(stranger, { htm: 'GET', htu, token: asset }));
+      expect(res.status).toBe(401);
+      expect(res.headers['www-authenticate']).toMatch(/error="invalid_dpop_proof"/);
+    }
+    const asset = await mintFor(ag, { cnf: { jwk: device.jwk } });
+    expectLimited(await resourceWithProof(ag, ip, asset, await dpopProof(device, { htm: 'GET', htu, token: asset })));
+    expect((await resourceWithProof(ag, '127.0.6.3', asset, await dpopProof(device, { htm: 'GET', htu, token: asset }))).status).toBe(200);
+  });
+});
+
 describe('limits are configuration', () => {
-  it('lifts the limit once the window has passed', async () => {
-    const ag = await start({ RATE_LIMIT_WINDOW_SECONDS: '1', RATE_LIMIT_FAILED_PER_IP: '2' });
+  it('lifts the limit once the window has passed (on the injected clock: no sleeping)', async () => {
+    const clock = new TestClock();
+    const ag = await start({ RATE_LIMIT_WINDOW_SECONDS: '60', RATE_LIMIT_FAILED_PER_IP: '2' }, 'redis', clock);
     const ip = '127.0.3.1';
     await exchange(ag, ip, 'x.y.z');
     await exchange(ag, ip, 'x.y.z');
     const limited = await exchange(ag, ip, await mintFor(ag));
     expectLimited(limited);
-    await new Promise((r) => setTimeout(r, Number(limited.headers['retry-after']) * 1000 + 100));
+    clock.advance(Number(limited.headers['retry-after']) - 1);
+    expectLimited(await exchange(ag, ip, await mintFor(ag)));
+    clock.advance(1);
     expect((await exchange(ag, ip, await mintFor(ag))).status).toBe(200);
   });
 

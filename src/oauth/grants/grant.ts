@@ -1,7 +1,7 @@
 import type { AssertionRejected } from '../../assertion/rejections.js';
 import type { ProofRequest } from '../../dpop/proof.js';
 import type { FormParams } from '../form.js';
-import type { OAuthError } from '../errors.js';
+import type { OAuthError, OAuthErrorOptions } from '../errors.js';
 
 /** RFC 6749 §5.1 success body (plus RFC 8693 §2.2.1 issued_token_type). */
 export interface TokenResponse {
@@ -24,4 +24,5 @@ export interface GrantRequest {
   proof: ProofRequest;
 }
 
-export type RejectionToError = (rejection: AssertionRejected) => OAuthError;
+/** How a grant reports a refused asset token; `refused` goes into the error's options for the failure limits. */
+export type RejectionToError = (rejection: AssertionRejected, refused: Pick<OAuthErrorOptions, 'refusal' | 'subject'>) => OAuthError;

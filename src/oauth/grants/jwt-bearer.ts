@@ -11,7 +11,7 @@ export function jwtBearerGrant(deps: SessionIssuerDeps): GrantHandler {
     async handle(form: FormParams, request: GrantRequest): Promise<TokenResponse> {
       const assertion = form.get('assertion');
       if (assertion === undefined) throw new InvalidRequest('parameter "assertion" is required');
-      return exchangeAssetToken(assertion, form.get('scope'), deps, (r) => new InvalidGrant(r.hint, { debug: `${r.reason}: ${r.debug ?? ''}`, subject: r.subject }), request.proof);
+      return exchangeAssetToken(assertion, form.get('scope'), deps, (r, refused) => new InvalidGrant(r.hint, { debug: `${r.reason}: ${r.debug ?? ''}`, ...refused }), request.proof);
     },
   };
 }

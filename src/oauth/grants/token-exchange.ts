@@ -30,7 +30,7 @@ export function tokenExchangeGrant(deps: SessionIssuerDeps): GrantHandler {
         subjectToken,
         form.get('scope'),
         deps,
-        (r) => new InvalidRequest(`subject_token is invalid: ${r.hint}`, { debug: `${r.reason}: ${r.debug ?? ''}`, subject: r.subject }),
+        (r, refused) => new InvalidRequest(`subject_token is invalid: ${r.hint}`, { debug: `${r.reason}: ${r.debug ?? ''}`, ...refused }),
         request.proof,
       );
       return { ...response, issued_token_type: TOKEN_TYPE_ACCESS_TOKEN };

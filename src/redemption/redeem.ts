@@ -1,0 +1,134 @@
+import type { AssetClaims } from '../assertion/claims-policy.js';
+import type { AssertionObserver } from '../assertion/observer.js';
+import { AssertionRejected } from '../assertion/rejections.js';
+import { verifyAssetToken, type VerifyContext } from '../assertion/verify.js';
+import { policyOf, type DpopContext } from '../dpop/context.js';
+import { bindExchange, cnfThumbprint } from '../dpop/exchange.js';
+import { PossessionRefused, proveAtResource } from '../dpop/possession.js';
+import { DpopProofRejected, type ProofRequest } from '../dpop/proof.js';
+import type { FailureLimits } from '../ops/failure-limits.js';
+import type { AssertionUse, AssertionUseStore, NewAccessToken } from '../tokens/store.js';
+import type { Refusal } from './refusals.js';
+
+export interface RedemptionDeps {
+  verify: VerifyContext;
+  dpop: DpopContext;
+  /** Single-use marks (and the session saved with the mark, atomically). */
+  uses: AssertionUseStore;
+  /** Only the device check: refusals are charged by the caller, who knows the client address. */
+  limits: Pick<FailureLimits, 'checkDevice'>;
+  /** Metrics and the development activity page. */
+  observer?: AssertionObserver | undefined;
+}
+
+/**
+ * Where the asset token is redeemed, which decides how possession is shown:
+ * - `token_endpoint`: a DPoP proof binds the new session (RFC 9449 §5, §6); `session` builds the
+ *   access token saved atomically with the single-use mark;
+ * - `resource`: the bearer sequence, where the asset token is the credential of the call (§7: a
+ *   proof from its cnf key with `ath` over it when the scheme is DPoP or the policy requires one).
+ */
+export type RedemptionSite =
+  | { at: 'token_endpoint'; proof: ProofRequest; session: (claims: AssetClaims, jkt: string | undefined) => NewAccessToken }
+  | { at: 'resource'; scheme: 'Bearer' | 'DPoP'; proof: ProofRequest };
+
+export interface Redemption {
+  claims: AssetClaims;
+  /** The single-use mark taken (released by the bearer sequence if its own write fails). */
+  use: AssertionUse;
+  /** The proven key's RFC 7638 thumbprint, when the request proved one. */
+  jkt: string | undefined;
+}
+
+/** A refused redemption: what it was (for the failure limits' table), why (for the client's error), and whose. */
+export class RedemptionRefused extends Error {
+  override name = 'RedemptionRefused';
+  constructor(
+    readonly refusal: Refusal,
+    readonly rejection: AssertionRejected | DpopProofRejected | PossessionRefused,
+    /** The verified device, when the asset token's signature checked out. */
+    readonly subject: string | undefined,
+  ) {
+    super(rejection.message);
+  }
+}
+
+/** The single-use mark of an asset token lives until its exp plus skew (RFC 7523 §3 item 7). */
+export function assertionUseOf(claims: AssetClaims, skewSeconds: number): AssertionUse {
+  const issuedAt = claims.iat ?? claims.nbf;
+  return {
+    iss: claims.iss,
+    jti: claims.jti,
+    subject: claims.subject,
+    forgetAtMs: (claims.exp + skewSeconds) * 1000,
+    issuedAtMs: issuedAt === undefined ? undefined : issuedAt * 1000,
+  };
+}
+
+const CONSUME_REFUSALS = {
+  replayed: 'assertion has already been used',
+  device_blocked: 'assertion was issued before the device was revoked',
+} as const;
+
+/**
+ * Redeems an asset token, the one way both the token endpoint and the bearer sequence do it:
+ * verify it (RFC 7523 §3, RFC 8725); refuse a device over its failure limit; show possession of the
+ * device key as the site asks (before anything is consumed, so a use_dpop_nonce retry can reuse the
+ * asset token); consume its single-use id, atomically with saving the session when there is one; tell
+ * the observer. Every refusal is a RedemptionRefused; an over-limit device is TooManyRequests and a
+ * store or issuer outage its own error, neither of them a refusal.
+ */
+export async function redeemAssetToken(token: string, site: RedemptionSite, deps: RedemptionDeps): Promise<Redemption> {
+  let claims: AssetClaims;
+  try {
+    claims = await verifyAssetToken(token, deps.verify);
+  } catch (err) {
+    if (err instanceof AssertionRejected) throw refused(deps, err, false);
+    throw err;
+  }
+  await deps.limits.checkDevice(claims.subject);
+
+  let jkt: string | undefined;
+  let proven: boolean;
+  try {
+    if (site.at === 'token_endpoint') {
+      const binding = await bindExchange(claims, site.proof, deps.dpop);
+      jkt = binding?.jkt;
+      proven = binding?.cnfProven ?? false;
+    } else {
+      // The device key's thumbprint matters only when a DPoP proof is to be matched against it.
+      const cnfJkt = site.scheme === 'DPoP' ? await cnfThumbprint(claims) : undefined;
+      const presented = { scheme: site.scheme, token, key: cnfJkt === undefined ? undefined : { jkt: cnfJkt, bound: false } };
+      jkt = await proveAtResource(presented, policyOf(deps.dpop, claims.iss), site.proof, deps.dpop.verifier);
+      proven = jkt !== undefined;
+    }
+  } catch (err) {
+    if (err instanceof AssertionRejected) {
+      // Raised about the verified token itself (its cnf claim, the policy): the issuer's word.
+      err.verified = true;
+      err.subject ??= claims.subject;
+      throw refused(deps, err, false);
+    }
+    if (err instanceof DpopProofRejected) throw new RedemptionRefused({ of: 'proof', reason: err.reason }, err, claims.subject);
+    if (err instanceof PossessionRefused) {
+      throw new RedemptionRefused({ of: 'possession', reason: err.access === 'not_bound' ? 'not_bound' : 'proof_required' }, err, claims.subject);
+    }
+    throw err;
+  }
+
+  const use = assertionUseOf(claims, deps.verify.skewSeconds);
+  const outcome = await deps.uses.consumeAssertion(use, site.at === 'token_endpoint' ? site.session(claims, jkt) : undefined);
+  if (outcome !== 'accepted') {
+    const rejection = new AssertionRejected(outcome, CONSUME_REFUSALS[outcome]);
+    rejection.verified = true;
+    rejection.subject = claims.subject;
+    throw refused(deps, rejection, proven);
+  }
+  deps.observer?.accepted(claims);
+  return { claims, use, jkt };
+}
+
+function refused(deps: RedemptionDeps, rejection: AssertionRejected, proven: boolean): RedemptionRefused {
+  deps.observer?.rejected(rejection.reason);
+  return new RedemptionRefused({ of: 'assertion', reason: rejection.reason, verified: rejection.verified, proven }, rejection, rejection.subject);
+}
