@@ -64,7 +64,7 @@ export async function verifyAssetToken(token: string, ctx: VerifyContext): Promi
   const issuer = ctx.issuers.get(payload.iss);
   if (!issuer) throw new AssertionRejected('untrusted_issuer', 'assertion issuer is not trusted', payload.iss.slice(0, 200));
   if (typeof header.alg !== 'string' || !issuer.algorithms.includes(header.alg)) {
-    throw new AssertionRejected('alg_not_allowed', 'assertion algorithm is not allowed', String(header.alg));
+    throw new AssertionRejected('alg_not_allowed', 'assertion algorithm is not allowed', JSON.stringify(header.alg)); // parsed JSON, so printable; String() throws on {"toString":0} (a 500)
   }
 
   let key;

@@ -118,7 +118,7 @@ function checkHeader(proof: string, algorithms: string[]): void {
   const typ = typeof header.typ === 'string' ? header.typ.toLowerCase().replace(/^application\//, '') : undefined;
   if (typ !== DPOP_JWT_TYPE) reject('bad_type', `DPoP proof typ must be ${DPOP_JWT_TYPE}`);
   if (typeof header.alg !== 'string' || !algorithms.includes(header.alg)) {
-    reject('alg_not_allowed', `DPoP proof alg must be one of ${algorithms.join(' ')}`, String(header.alg));
+    reject('alg_not_allowed', `DPoP proof alg must be one of ${algorithms.join(' ')}`, JSON.stringify(header.alg)); // parsed JSON, so printable; String() throws on {"toString":0} (a 500)
   }
   if (typeof header.jwk !== 'object' || header.jwk === null || Array.isArray(header.jwk)) reject('bad_key', 'DPoP proof header has no jwk');
   if (!isPublicJwk(header.jwk!)) reject('private_key', 'DPoP proof jwk must be a public key (it carries private key material)');

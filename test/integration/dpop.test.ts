@@ -180,10 +180,11 @@ describe('token endpoint with a DPoP proof (RFC 9449 §5), policy optional', () 
     expect(res.json.error_description).toMatch(/private key material/);
   });
 
-  it('refuses alg none and HS256', async () => {
+  it('refuses alg none, HS256 and an alg that cannot be printed', async () => {
     const claims = { htm: 'POST', htu: ag.tokenEndpoint, iat: now(), jti: 'none-1' };
     const none = rawJws({ alg: 'none', typ: 'dpop+jwt', jwk: device.jwk }, claims);
     expectProofError(await exchange(ag, await boundAsset(ag, device), none));
+    expectProofError(await exchange(ag, await boundAsset(ag, device), rawJws({ alg: { toString: 0 }, typ: 'dpop+jwt', jwk: device.jwk }, claims)));
     const secret = await generateSecret('HS256', { extractable: true });
     const octJwk = { kty: 'oct', k: (await exportJWK(secret)).k! }; // a symmetric key: jose's types forbid it inline
     const hs = await new SignJWT({ ...claims, jti: 'hs-1' }).setProtectedHeader({ alg: 'HS256', typ: 'dpop+jwt', jwk: octJwk }).sign(secret);
