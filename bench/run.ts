@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { freePort, RedisServerProcess } from '../test/support/redis-server.js';
 import { mintAccessToken } from '../src/tokens/access-token.js';
-import { encodeRecord, IssuerDirectory } from '../src/tokens/record-codec.js';
+import { encodeRecord, IssuerDirectory, ResourceDirectory } from '../src/tokens/record-codec.js';
 import { openRedisTokenStore } from '../src/tokens/redis-store.js';
 import { migrate } from '../src/tokens/schema.js';
 import { startIssuer, tokenPool } from './lib/issuer.js';
@@ -231,10 +231,18 @@ async function measureMemory(count: number, issuer: string) {
   const server = await RedisServerProcess.start();
   redisServers.push(server);
   const redis = new Redis(server.url, { maxRetriesPerRequest: 1 });
-  const store = await openRedisTokenStore(redis, { keyPrefix: PROJECT_PREFIX, revocationMarkTtlMs: 3_660_000, clock: { now: () => Date.now() }, issuers: [issuer] }); // as the server does at start-up
+  // A session for one configured resource server pays for its audience; one for the built-in resource does not.
+  const resourceServer = 'https://telemetry.assetgate.bench';
+  const store = await openRedisTokenStore(redis, {
+    keyPrefix: PROJECT_PREFIX,
+    revocationMarkTtlMs: 3_660_000,
+    clock: { now: () => Date.now() },
+    issuers: [issuer],
+    resources: { builtin: PUBLIC_URL, servers: [resourceServer] },
+  }); // as the server does at start-up
   const now = Date.now();
   const exp = Math.floor(now / 1000) + 29 * 86400;
-  const run = async (withToken: boolean, salt: string): Promise<number> => {
+  const run = async (withToken: boolean, salt: string, aud: readonly string[] = [PUBLIC_URL]): Promise<number> => {
     const before = await usedMemory(redis);
     for (let i = 0; i < count; i += 1000) {
       const batch: Promise<unknown>[] = [];
@@ -242,7 +250,7 @@ async function measureMemory(count: number, issuer: string) {
         const did = `6ac9bc22-2a41-b85a-af76-${(j % 100_000).toString(16).padStart(12, '0')}`;
         const use = { iss: issuer, jti: `05b${salt}${j.toString(36).padStart(11, '0')}`, subject: did, forgetAtMs: exp * 1000, issuedAtMs: now - 60_000 };
         const { handle } = mintAccessToken(did);
-        const record = { sub: did, did, aid: `02i${(j % 100_000).toString(36).padStart(12, '0')}`, iss: issuer, jti: use.jti, iat: now, exp: now + 3_600_000 };
+        const record = { sub: did, did, aid: `02i${(j % 100_000).toString(36).padStart(12, '0')}`, iss: issuer, jti: use.jti, aud, iat: now, exp: now + 3_600_000 };
         batch.push(store.consumeAssertion(use, withToken ? { handle, record } : undefined));
       }
       await Promise.all(batch);
@@ -255,6 +263,8 @@ async function measureMemory(count: number, issuer: string) {
   const exchanges = await run(true, 'x');
   const sampleKey = (await redis.scan('0', 'MATCH', `${PROJECT_PREFIX}*:at:*`, 'COUNT', 100))[1][0];
   const memoryUsageOfOneToken = sampleKey ? Number(await redis.memory('USAGE', sampleKey)) : null;
+  await redis.flushall();
+  const restricted = await run(true, 'r', [resourceServer]);
   await store.close();
   await server.stop();
   return {
@@ -263,6 +273,7 @@ async function measureMemory(count: number, issuer: string) {
     bytesPerExchange: exchanges / count,
     bytesPerMark: marksOnly / count,
     bytesPerToken: (exchanges - marksOnly) / count,
+    bytesPerRestrictedToken: (restricted - marksOnly) / count,
     memoryUsageOfOneToken,
   };
 }
@@ -285,7 +296,11 @@ return n
 async function fillLiveTokens(redis: Redis, from: number, to: number, issuer: string): Promise<void> {
   const now = Date.now();
   const did = '6ac9bc22-2a41-b85a-af76-000000000001';
-  const value = encodeRecord({ sub: did, did, aid: '02i000000000001', iss: issuer, jti: '05b0000000001abcdef', iat: now, exp: now + 3_600_000 }, new IssuerDirectory([issuer], true));
+  const value = encodeRecord(
+    { sub: did, did, aid: '02i000000000001', iss: issuer, jti: '05b0000000001abcdef', aud: [PUBLIC_URL], iat: now, exp: now + 3_600_000 },
+    new IssuerDirectory([issuer], true),
+    new ResourceDirectory(PUBLIC_URL),
+  );
   for (let i = from; i < to; i += 10_000) {
     const n = Math.min(10_000, to - i);
     await redis.eval(FILL_SCRIPT, 0, PROJECT_PREFIX, String(i), String(n), value, '3600000');
@@ -482,7 +497,12 @@ async function main(): Promise<void> {
 
   status('measuring Redis bytes per live access token');
   const memory = filter.length === 0 || filter.includes('memory') ? await measureMemory(settings.memoryTokens, issuer) : undefined;
-  if (memory) log(`redis: ${memory.bytesPerToken.toFixed(0)} B per access token, ${memory.bytesPerExchange.toFixed(0)} B per exchange with its single-use mark`);
+  if (memory) {
+    log(
+      `redis: ${memory.bytesPerToken.toFixed(0)} B per access token (${memory.bytesPerRestrictedToken.toFixed(0)} B for one resource server), ` +
+        `${memory.bytesPerExchange.toFixed(0)} B per exchange with its single-use mark`,
+    );
+  }
 
   const summaries = list.map((s) => summarizeScenario(s.name, rounds, unavailable[s.name] ?? {}));
   const variants = variantServers.map((server) => ({

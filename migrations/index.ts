@@ -71,6 +71,18 @@ export const migrations: Migration[] = [
       for (const node of nodes) await shortenHashedKeys(node, keyPrefix);
     },
   },
+  {
+    version: 3,
+    description:
+      'audience-restricted sessions (RFC 8707): a record may name the resources it is valid at ("@<ids>|" in front, record-codec.ts); ' +
+      'records without one, every record written so far included, are valid only at the built-in resource (PUBLIC_URL), the narrowest ' +
+      'reading of a session that was only ever meant for assetgate\'s own routes. Nothing is rewritten: the version step makes guard ' +
+      'libraries of schema 2, which know nothing of audiences and would take any session as meant for their service, refuse the keyspace ' +
+      '(503) until they are upgraded; older servers do not find restricted records at all (fail closed)',
+    async up() {
+      // The format is read as it is; the step itself is the change (see the description).
+    },
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = migrations.at(-1)?.version ?? 0;

@@ -22,6 +22,8 @@ import { jwtBearerGrant } from './oauth/grants/jwt-bearer.js';
 import { grantRegistry } from './oauth/grants/registry.js';
 import type { SessionIssuerDeps } from './oauth/grants/session-issuer.js';
 import { tokenExchangeGrant } from './oauth/grants/token-exchange.js';
+import { ResourceCatalog } from './oauth/resources.js';
+import type { SessionPolicy } from './oauth/session-terms.js';
 import { introspectionEndpoint, type ResourceServerEndpointDeps } from './oauth/introspect.js';
 import { serveMetadata } from './oauth/metadata.js';
 import { serveOpenApi } from './oauth/openapi.js';
@@ -73,6 +75,18 @@ function route(path: string, ...middleware: Middleware[]): [string, Middleware] 
   ];
 }
 
+/** Where sessions are valid and what they may carry, from the configuration. */
+function sessionPolicy(config: Config): SessionPolicy {
+  const { builtin, servers, defaults } = config.resources;
+  return {
+    resources: new ResourceCatalog(builtin, servers, defaults),
+    scopesByIssuer: new Map(
+      config.issuers.map((i) => [i.issuer, { scopes: i.scopes, assetScopes: i.assetScopes && new Map(Object.entries(i.assetScopes)) }]),
+    ),
+    accessTokenTtlSeconds: config.accessTokenTtlSeconds,
+  };
+}
+
 /** The whole request flow, top to bottom. */
 export function createApp(deps: AppDeps): Koa {
   const { config, store, ingest, clock, logger } = deps;
@@ -95,11 +109,10 @@ export function createApp(deps: AppDeps): Koa {
   const sessions: SessionIssuerDeps = {
     redemption: redemption('token'),
     clock,
-    accessTokenTtlSeconds: config.accessTokenTtlSeconds,
-    supportedScopes: config.supportedScopes,
+    policy: sessionPolicy(config),
     dpop,
   };
-  const guard: GuardDeps = { challenge: resourceChallenge(config.realm, dpop), store: deps.resourceStore ?? store, dpop, redemption: redemption('resource'), failureLimits };
+  const guard: GuardDeps = { challenge: resourceChallenge(config.realm, dpop), resource: config.resources.builtin.resource, store: deps.resourceStore ?? store, dpop, redemption: redemption('resource'), failureLimits };
   const grants = grantRegistry([jwtBearerGrant(sessions), tokenExchangeGrant(sessions)]);
   const resourceServers: ResourceServerEndpointDeps = {
     store,

@@ -6,6 +6,8 @@ import { CLAIM_PROFILES } from './assertion/claims-policy.js';
 import { ASSERTION_ALGORITHMS } from './assertion/issuers.js';
 import { CONFIG_FILE_VARIABLE, ConfigError, EnvSchema, environmentProblems, issuerUrl, loadConfig, type Config, type ConfigLayer } from './config.js';
 import { PROOF_OF_POSSESSION_POLICIES } from './dpop/policy.js';
+import { resourceIdentifierProblem } from './oauth/resources.js';
+import { SCOPE_TOKEN } from './oauth/scope-policy.js';
 
 /**
  * The configuration file (JSON or YAML) holds what environment variables express badly: per-issuer
@@ -15,6 +17,7 @@ import { PROOF_OF_POSSESSION_POLICIES } from './dpop/policy.js';
 
 const algorithm = z.enum(ASSERTION_ALGORITHMS);
 const nonEmpty = z.string().min(1, { error: 'expected a non-empty string' });
+const scopeToken = z.string().regex(SCOPE_TOKEN, { error: 'expected a scope token (RFC 6749 §3.3)' });
 
 export const IssuerEntrySchema = z
   .object({
@@ -45,6 +48,35 @@ export const IssuerEntrySchema = z
       .min(1, { error: 'expected at least one asset id' })
       .optional()
       .describe('When set, only tokens whose `aid` is listed are accepted.'),
+    scopes: z
+      .array(scopeToken)
+      .optional()
+      .describe('Scopes devices of this issuer may be granted, within what the session\'s resources accept. Default: no issuer-level restriction.'),
+    asset_scopes: z
+      .record(nonEmpty, z.array(scopeToken))
+      .optional()
+      .describe('Per asset id (`aid`): the scopes that asset may be granted, instead of `scopes`.'),
+  })
+  .strict();
+
+export const ResourceServerEntrySchema = z
+  .object({
+    resource: z
+      .string()
+      .superRefine((value, ctx) => {
+        const problem = resourceIdentifierProblem(value);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      .describe('Resource identifier (RFC 8707): an absolute URI without a fragment, https (http only for loopback).'),
+    name: nonEmpty.optional().describe('Logical name a token-exchange request may give as `audience` (RFC 8693 §2.1).'),
+    scopes: z.array(scopeToken).optional().describe('Scopes this resource accepts: the most a session for it may carry. Default: none.'),
+    max_token_lifetime_seconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(86400)
+      .optional()
+      .describe('Cap on `expires_in` of a session valid at this resource. Default: ACCESS_TOKEN_TTL_SECONDS.'),
   })
   .strict();
 
@@ -61,6 +93,9 @@ export const IntrospectionClientSchema = z
       .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'expected an environment variable name' })
       .optional()
       .describe('Name of the environment variable holding the secret.'),
+    resource: nonEmpty
+      .optional()
+      .describe('The resource this client is (PUBLIC_URL or a resource server): introspection answers `active: false` for a session not meant for it (RFC 7662 §2.2).'),
   })
   .strict()
   .refine((c) => (c.client_secret === undefined) !== (c.client_secret_env === undefined), {
@@ -77,6 +112,10 @@ export const ConfigFileSchema = z
       .describe('Any environment variable of the table above, by its name; the environment wins.'),
     issuers: z.array(IssuerEntrySchema).optional().describe('Trusted issuers and their settings.'),
     introspection_clients: z.array(IntrospectionClientSchema).optional().describe('Callers of POST /oauth2/introspect (RFC 7662).'),
+    resource_servers: z
+      .array(ResourceServerEntrySchema)
+      .optional()
+      .describe('Resource servers sessions may be issued for (RFC 8707) and their settings; RESOURCE_SERVERS, when set, chooses which.'),
   })
   .strict();
 
@@ -147,7 +186,7 @@ export function readConfigFile(path: string, env: NodeJS.ProcessEnv | Record<str
   (file.introspection_clients ?? []).forEach((c, i) => {
     const secret = c.client_secret ?? env[c.client_secret_env!];
     if (!secret) problems.push(`${path}: introspection_clients[${i}].client_secret_env: environment variable ${c.client_secret_env} is not set`);
-    else introspectionClients.push({ id: c.client_id, secret });
+    else introspectionClients.push({ id: c.client_id, secret, ...(c.resource !== undefined ? { resource: c.resource } : {}) });
   });
   if (problems.length > 0) throw new ConfigError(problems);
   return {
@@ -162,6 +201,14 @@ export function readConfigFile(path: string, env: NodeJS.ProcessEnv | Record<str
       ...(i.profile !== undefined ? { profile: i.profile } : {}),
       ...(i.proof_of_possession !== undefined ? { proofOfPossession: i.proof_of_possession } : {}),
       ...(i.allowed_asset_ids !== undefined ? { allowedAssetIds: i.allowed_asset_ids } : {}),
+      ...(i.scopes !== undefined ? { scopes: i.scopes } : {}),
+      ...(i.asset_scopes !== undefined ? { assetScopes: i.asset_scopes } : {}),
+    })),
+    resourceServers: (file.resource_servers ?? []).map((r) => ({
+      resource: r.resource,
+      ...(r.name !== undefined ? { name: r.name } : {}),
+      ...(r.scopes !== undefined ? { scopes: r.scopes } : {}),
+      ...(r.max_token_lifetime_seconds !== undefined ? { maxTokenLifetimeSeconds: r.max_token_lifetime_seconds } : {}),
     })),
   };
 }

@@ -8,8 +8,10 @@ import { DEFAULT_DPOP_ALGORITHMS, DEFAULT_DPOP_IAT_WINDOW_SECONDS, DPOP_ALLOWED_
 import { PROOF_OF_POSSESSION_POLICIES } from './dpop/policy.js';
 import { MIN_SECRET_LENGTH, type ClientCredential } from './oauth/client-auth.js';
 import { DEFAULT_REALM } from './oauth/constants.js';
+import { ResourceCatalog, resourceIdentifierProblem, type ResourceServer } from './oauth/resources.js';
 import { SCOPE_TOKEN } from './oauth/scope-policy.js';
 import { DEFAULT_KEY_PREFIX } from './tokens/keys.js';
+import { ResourceDirectory } from './tokens/record-codec.js';
 import { DEFAULT_REDIS_TIMEOUTS, type HostPort, type RedisAuth, type RedisTimeouts, type RedisTopology } from './tokens/redis-client.js';
 
 /**
@@ -76,6 +78,8 @@ export const EnvSchema = z.object({
   JWKS_TIMEOUT_MS: intSetting(100, 60000).default(5000),
   JWKS_MAX_BYTES: intSetting(1024, 10 * 1024 * 1024).default(256 * 1024),
   SUPPORTED_SCOPES: z.string().optional(),
+  RESOURCE_SERVERS: z.string().optional(),
+  DEFAULT_RESOURCES: z.string().optional(),
   INGEST_STREAM_KEY: z.string().min(1).default('ingest'),
   INGEST_STREAM_MAXLEN: intSetting(1, 1_000_000_000).default(1_000_000),
   INGEST_MAX_BYTES: intSetting(1, 64 * 1024 * 1024).default(1024 * 1024),
@@ -111,6 +115,7 @@ export const DERIVED_DEFAULTS: Partial<Record<SettingName, string>> = {
   PUBLIC_URL: '`http://localhost:{PORT}`', // publicEndpoints
   TOKEN_AUDIENCES: 'PUBLIC_URL and its token endpoint', // publicEndpoints
   WORKERS: 'one per core in production, else 1', // workerCount
+  DEFAULT_RESOURCES: 'PUBLIC_URL alone', // resourceSettings
 };
 
 export type Mode = 'production' | 'development' | 'test';
@@ -136,8 +141,12 @@ export interface Config {
   maxAssertionLifetimeSeconds: number;
   assertionMaxBytes: number;
   jwks: { cooldownSeconds: number; maxAgeSeconds: number; timeoutMs: number; maxBytes: number };
-  /** Undefined: any syntactically valid scope is granted as requested. */
-  supportedScopes: string[] | undefined;
+  /**
+   * Where sessions may be valid (RFC 8707): the built-in resource (this server's routes, identifier
+   * PUBLIC_URL, scopes SUPPORTED_SCOPES), the configured resource servers, and the identifiers a
+   * request without `resource` / `audience` gets.
+   */
+  resources: { builtin: ResourceServer; servers: ResourceServer[]; defaults: string[] };
   ingest: { streamKey: string; maxLen: number; maxBytes: number };
   formMaxBytes: number;
   realm: string;
@@ -174,6 +183,7 @@ export interface ConfigLayer {
   settings: Record<string, string>;
   issuers: Array<Partial<Omit<IssuerConfig, 'issuer'>> & { issuer: string }>;
   introspectionClients: ClientCredential[];
+  resourceServers: Array<Partial<Omit<ResourceServer, 'resource'>> & { resource: string }>;
 }
 
 /**
@@ -350,12 +360,52 @@ function algorithmList(setting: SettingName, value: string, allowed: readonly st
   return algorithms;
 }
 
-function supportedScopes(s: Settings, problems: Problems): string[] | undefined {
-  const scopes = s.SUPPORTED_SCOPES === undefined ? undefined : s.SUPPORTED_SCOPES.split(/[\s,]+/).filter(Boolean);
-  for (const scope of scopes ?? []) {
+/** The scopes the built-in resource accepts; none unless configured (scopes come from policy, not from the device). */
+function supportedScopes(s: Settings, problems: Problems): string[] {
+  const scopes = (s.SUPPORTED_SCOPES ?? '').split(/[\s,]+/).filter(Boolean);
+  for (const scope of scopes) {
     if (!SCOPE_TOKEN.test(scope)) problems.add('SUPPORTED_SCOPES', `"${scope}" is not a valid scope token`);
   }
   return scopes;
+}
+
+/**
+ * RESOURCE_SERVERS (env, else the file's settings) chooses the resource servers, without it the
+ * file's list; the file's entries add their settings. DEFAULT_RESOURCES defaults to the built-in
+ * resource alone: a session whose request named no resource works only at this server's own routes
+ * (RFC 9700 §2.3), so a device that has not learnt to ask gets nothing another service accepts.
+ */
+function resourceSettings(s: Settings, layer: ConfigLayer | undefined, publicUrl: string, scopes: string[], problems: Problems): Config['resources'] {
+  const fromFile = new Map((layer?.resourceServers ?? []).map((r) => [r.resource, r]));
+  const identifiers = s.RESOURCE_SERVERS !== undefined || fromFile.size === 0 ? list(s.RESOURCE_SERVERS) : [...fromFile.keys()];
+  for (const id of identifiers) {
+    const problem = resourceIdentifierProblem(id);
+    if (problem) problems.add('RESOURCE_SERVERS', problem);
+  }
+  const builtin: ResourceServer = { resource: publicUrl, name: undefined, scopes, maxTokenLifetimeSeconds: undefined };
+  const servers: ResourceServer[] = identifiers.map((resource) => {
+    const own = fromFile.get(resource);
+    return { resource, name: own?.name, scopes: own?.scopes ?? [], maxTokenLifetimeSeconds: own?.maxTokenLifetimeSeconds };
+  });
+  const defaults = s.DEFAULT_RESOURCES === undefined ? [publicUrl] : list(s.DEFAULT_RESOURCES);
+  try {
+    // What ResourceCatalog and the record codec will rely on: unique identifiers, names and short ids, known defaults.
+    new ResourceDirectory(publicUrl, identifiers);
+    new ResourceCatalog(builtin, servers, defaults);
+  } catch (err) {
+    problems.add(s.DEFAULT_RESOURCES === undefined ? 'RESOURCE_SERVERS' : 'DEFAULT_RESOURCES', (err as Error).message, ['RESOURCE_SERVERS', 'PUBLIC_URL']);
+  }
+  return { builtin, servers, defaults };
+}
+
+/** An introspection client bound to a resource must name one sessions are issued for. */
+function checkClientResources(clients: ClientCredential[], resources: Config['resources'], layer: ConfigLayer | undefined, problems: Problems): void {
+  const known = new Set([resources.builtin, ...resources.servers].map((r) => r.resource));
+  for (const c of clients) {
+    if (c.resource !== undefined && !known.has(c.resource)) {
+      problems.add('RESOURCE_SERVERS', `${layer?.source ?? 'configuration'}: introspection client "${c.id}" is bound to "${c.resource}", which is neither PUBLIC_URL nor a resource server`);
+    }
+  }
 }
 
 function dpopSettings(s: Settings, problems: Problems): DpopSettings {
@@ -424,6 +474,8 @@ function issuerSettings(names: string[], layer: ConfigLayer | undefined, algorit
       profile: own?.profile ?? DEFAULT_CLAIM_PROFILE,
       proofOfPossession: own?.proofOfPossession,
       allowedAssetIds: own?.allowedAssetIds,
+      scopes: own?.scopes,
+      assetScopes: own?.assetScopes,
     };
   });
 }
@@ -446,9 +498,10 @@ export function loadConfig(env: Env, layer?: ConfigLayer): Config {
   checkProduction(mode, issuerNames, redis, problems);
   const workers = workerCount(s, mode, redis !== undefined && issuerNames.length > 0, problems);
   const algorithms = algorithmList('ASSERTION_ALGORITHMS', s.ASSERTION_ALGORITHMS, ASSERTION_ALGORITHMS, problems);
-  const scopes = supportedScopes(s, problems);
+  const resources = resourceSettings(s, layer, publicUrl, supportedScopes(s, problems), problems);
   const dpop = dpopSettings(s, problems);
-  const introspectionClients = clientCredentials(s.INTROSPECTION_CLIENTS, problems);
+  const introspectionClients = [...clientCredentials(s.INTROSPECTION_CLIENTS, problems), ...(layer?.introspectionClients ?? [])];
+  checkClientResources(introspectionClients, resources, layer, problems);
   const adminKey = adminApiKey(s, problems);
   problems.throwIfAny();
 
@@ -474,13 +527,13 @@ export function loadConfig(env: Env, layer?: ConfigLayer): Config {
       timeoutMs: s.JWKS_TIMEOUT_MS,
       maxBytes: s.JWKS_MAX_BYTES,
     },
-    supportedScopes: scopes,
+    resources,
     ingest: { streamKey: s.INGEST_STREAM_KEY, maxLen: s.INGEST_STREAM_MAXLEN, maxBytes: s.INGEST_MAX_BYTES },
     formMaxBytes: s.FORM_MAX_BYTES,
     realm: s.REALM,
     logLevel: s.LOG_LEVEL,
     shutdownGraceMs: s.SHUTDOWN_GRACE_MS,
-    introspectionClients: [...introspectionClients, ...(layer?.introspectionClients ?? [])],
+    introspectionClients,
     adminApiKey: adminKey,
     dpop,
     issuers: issuerSettings(issuerNames, layer, algorithms, audiences),

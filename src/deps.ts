@@ -105,6 +105,8 @@ async function redisStores(
     clock,
     // Records name their issuer by a short id (record-codec.ts): only these issuers' sessions are live.
     issuers: issuers.list().map((i) => i.issuer),
+    // ... and the resources a session is for by short ids; the registry lets the guard library resolve them.
+    resources: { builtin: config.resources.builtin.resource, servers: config.resources.servers.map((r) => r.resource) },
   });
   const stores: Stores = {
     store,

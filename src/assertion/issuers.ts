@@ -19,6 +19,10 @@ export interface IssuerConfig {
   proofOfPossession: ProofOfPossession | undefined;
   /** When set, the token's `aid` must be one of these. */
   allowedAssetIds: string[] | undefined;
+  /** Scopes this issuer's devices may be granted (oauth/scope-policy.ts); undefined: the resources' lists alone decide. */
+  scopes: string[] | undefined;
+  /** Per asset id: a listed asset gets exactly these scopes instead of `scopes`. */
+  assetScopes: Record<string, string[]> | undefined;
 }
 
 /**

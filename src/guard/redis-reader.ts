@@ -2,7 +2,7 @@ import type { RedisConnection } from '../tokens/redis-client.js';
 import type { Clock } from '../clock.js';
 import type { AccessTokenHandle } from '../tokens/access-token.js';
 import { KEYSPACE_SCHEMA_VERSION, redisKeys } from '../tokens/keys.js';
-import { decodeRecord, IssuerDirectory } from '../tokens/record-codec.js';
+import { decodeRecord, IssuerDirectory, ResourceDirectory } from '../tokens/record-codec.js';
 import type { AccessTokenReader, AccessTokenRecord, DpopProofReplay, DpopProofUse } from '../tokens/store.js';
 import { GuardUnavailableError } from './claims.js';
 
@@ -12,7 +12,10 @@ export type GuardRedis = Pick<RedisConnection, 'get' | 'mget' | 'hgetall' | 'set
 export interface RedisReaderOptions {
   keyPrefix: string;
   clock: Clock;
-  /** How long the trusted issuers read from Redis are reused: the longest a dropped issuer still counts. */
+  /**
+   * How long the trusted issuers and the resources read from Redis are reused: the longest a dropped
+   * issuer (or resource) still counts.
+   */
   issuerRefreshMs: number;
 }
 
@@ -26,8 +29,8 @@ function unavailable(what: string): (err: Error) => never {
 /**
  * A read-only view of assetgate's keyspace for the guard library: the token record and the
  * device revocation mark in one MGET (a revocation is seen on the very next request), and the
- * server's trusted issuers from the `<prefix>issuers` registry, reread at most every
- * issuerRefreshMs, so a token of an issuer the server dropped from TRUSTED_ISSUERS is refused
+ * server's trusted issuers from the `<prefix>issuers` registry and its resources (what a record's
+ * audience ids stand for) from `<prefix>resources`, reread at most every issuerRefreshMs, so a token of an issuer the server dropped from TRUSTED_ISSUERS is refused
  * here as it is there. The keyspace schema is checked once: against another layout the guard
  * answers 503 (and says why) instead of guessing.
  */
@@ -36,6 +39,7 @@ export function redisTokenReader(redis: GuardRedis, options: RedisReaderOptions)
   const { clock } = options;
   let schemaChecked = false;
   let issuers = new IssuerDirectory([], true);
+  let resources = new ResourceDirectory();
   let issuersReadAt = -Infinity;
   let pendingIssuers: Promise<void> | undefined;
 
@@ -51,10 +55,10 @@ export function redisTokenReader(redis: GuardRedis, options: RedisReaderOptions)
 
   /** Concurrent requests at a refresh share one HGETALL. */
   function refreshIssuers(): Promise<void> {
-    pendingIssuers ??= redis
-      .hgetall(keys.issuers())
-      .then((registry) => {
-        issuers = new IssuerDirectory(Object.values(registry), true);
+    pendingIssuers ??= Promise.all([redis.hgetall(keys.issuers()), redis.hgetall(keys.resources())])
+      .then(([issuerRegistry, resourceRegistry]) => {
+        issuers = new IssuerDirectory(Object.values(issuerRegistry), true);
+        resources = ResourceDirectory.fromRegistry(resourceRegistry);
         issuersReadAt = clock.now();
       }, unavailable('issuer registry'))
       .finally(() => {
@@ -71,7 +75,7 @@ export function redisTokenReader(redis: GuardRedis, options: RedisReaderOptions)
         .mget(keys.accessToken(handle.tag, handle.hash), keys.deviceRevokedBefore(handle.tag))
         .catch(unavailable('lookup'));
       if (!value) return null;
-      const record = decodeRecord(value, issuers);
+      const record = decodeRecord(value, issuers, resources);
       if (!record || record.exp <= clock.now()) return null;
       if (revokedBefore && record.iat <= Number(revokedBefore)) return null;
       return record;

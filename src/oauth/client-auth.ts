@@ -8,6 +8,8 @@ import { formDecode, type FormParams } from './form.js';
 export interface ClientCredential {
   id: string;
   secret: string;
+  /** The resource this client is (RFC 7662 §2.2): introspection reports only sessions meant for it as active. */
+  resource?: string;
 }
 
 /** Shortest client secret (and admin key) accepted: guessing 16 random characters online is hopeless. */

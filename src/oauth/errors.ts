@@ -72,6 +72,14 @@ export class InvalidScope extends OAuthError {
   readonly code = 'invalid_scope';
   readonly status = 400;
 }
+/**
+ * RFC 8707 §2 / RFC 8693 §2.2.2: a `resource` or `audience` that is malformed, unknown, or not one
+ * this server issues sessions for.
+ */
+export class InvalidTarget extends OAuthError {
+  readonly code = 'invalid_target';
+  readonly status = 400;
+}
 export class InvalidToken extends OAuthError {
   readonly code = 'invalid_token';
   readonly status = 401;

@@ -3,22 +3,39 @@ import type { Context, Next } from 'koa';
 import { FORM_CONTENT_TYPE } from './constants.js';
 import { InvalidRequest, RequestTooLarge } from './errors.js';
 
-export type FormParams = ReadonlyMap<string, string>;
+/** The first value of each parameter; `repeated` holds the further values of a repeatable one. */
+export type FormParams = ReadonlyMap<string, string> & { repeated?: ReadonlyMap<string, readonly string[]> };
+
+const NOT_REPEATABLE: ReadonlySet<string> = new Set();
+
+/** Every value of a repeatable parameter, in order (RFC 8707 §2 `resource`, RFC 8693 §2.1 `audience`). */
+export function formValues(form: FormParams, name: string): string[] {
+  const first = form.get(name);
+  return first === undefined ? [] : [first, ...(form.repeated?.get(name) ?? [])];
+}
+
+function addRepeat(params: { repeated?: Map<string, string[]> }, name: string, value: string): void {
+  params.repeated ??= new Map<string, string[]>();
+  const more = params.repeated.get(name);
+  if (more) more.push(value);
+  else params.repeated.set(name, [value]);
+}
 
 /**
  * RFC 6749 §3.2 / §3.1: parameters without a value count as omitted, unknown ones are ignored by the
- * grant, repeated ones are invalid_request.
+ * grant, repeated ones are invalid_request unless `repeatable` names them.
  */
-export function parseFormBody(body: string): FormParams {
-  const params = new Map<string, string>();
+export function parseFormBody(body: string, repeatable: ReadonlySet<string> = NOT_REPEATABLE): FormParams {
+  const params: Map<string, string> & { repeated?: Map<string, string[]> } = new Map<string, string>();
   for (let start = 0; start < body.length; ) {
     let end = body.indexOf('&', start);
     if (end === -1) end = body.length;
     if (end > start) {
       const [name, value] = formPair(body.slice(start, end));
       if (value !== '') {
-        if (params.has(name)) throw new InvalidRequest(`parameter "${name.slice(0, 64)}" is repeated`);
-        params.set(name, value);
+        if (!params.has(name)) params.set(name, value);
+        else if (repeatable.has(name)) addRepeat(params, name, value);
+        else throw new InvalidRequest(`parameter "${name.slice(0, 64)}" is repeated`);
       }
     }
     start = end + 1;
@@ -132,12 +149,12 @@ export function bodyMediaType(ctx: Context): string {
 export const isJsonMediaType = (type: string): boolean => type === 'application/json' || (type.endsWith('+json') && type.includes('/'));
 
 /** Middleware: the body must be application/x-www-form-urlencoded; result in ctx.state.form. */
-export function parseForm(limit: number) {
+export function parseForm(limit: number, repeatable: ReadonlySet<string> = NOT_REPEATABLE) {
   return async function parseFormMiddleware(ctx: Context, next: Next): Promise<void> {
     if (bodyMediaType(ctx) !== FORM_CONTENT_TYPE) {
       throw new InvalidRequest(`request body must be ${FORM_CONTENT_TYPE}`);
     }
-    ctx.state.form = parseFormBody(await readBody(ctx, limit));
+    ctx.state.form = parseFormBody(await readBody(ctx, limit), repeatable);
     await next();
   };
 }

@@ -42,7 +42,8 @@ export function authorizationServerMetadata(config: Config, grants: GrantRegistr
     metadata.revocation_endpoint = `${base}${PATHS.revoke}`;
     metadata.revocation_endpoint_auth_methods_supported = [CLIENT_AUTH_BASIC, CLIENT_AUTH_POST];
   }
-  if (config.supportedScopes) metadata.scopes_supported = [...config.supportedScopes];
+  const scopes = new Set([config.resources.builtin, ...config.resources.servers].flatMap((r) => r.scopes));
+  if (scopes.size > 0) metadata.scopes_supported = [...scopes];
   if (config.dpop.proofOfPossession !== 'off') Object.assign(metadata, dpopSigningAlgValuesSupported(config.dpop.algorithms));
   return metadata;
 }

@@ -19,7 +19,10 @@ export function dispatchGrant(grants: GrantRegistry, publicUrl: string) {
   };
 }
 
+/** RFC 8707 §2 `resource` and RFC 8693 §2.1 `audience` may be given more than once. */
+const REPEATABLE = new Set(['resource', 'audience']);
+
 /** POST /oauth2/token as a pipeline of named middlewares. */
 export function tokenEndpoint(grants: GrantRegistry, formMaxBytes: number, dpop: DpopContext, failureLimits: FailureLimits = noFailureLimits): Middleware[] {
-  return [noStore, offerDpopNonce(dpop), limitFailedExchanges(failureLimits), parseForm(formMaxBytes), dispatchGrant(grants, dpop.publicUrl)];
+  return [noStore, offerDpopNonce(dpop), limitFailedExchanges(failureLimits), parseForm(formMaxBytes, REPEATABLE), dispatchGrant(grants, dpop.publicUrl)];
 }

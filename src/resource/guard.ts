@@ -29,6 +29,8 @@ export interface Principal {
 export interface GuardDeps {
   /** The resources' challenge (resourceChallenge), built once. */
   challenge: Challenge;
+  /** The resource identifier these routes are (PUBLIC_URL): a session not meant for it is refused (RFC 8707). */
+  resource: string;
   store: AccessTokenStore;
   dpop: DpopContext;
   /** Bearer-sequence asset tokens are redeemed as at the token endpoint. */
@@ -99,6 +101,11 @@ async function principalFromAccessToken(credentials: Credentials, deps: GuardDep
   const handle = accessTokenHandle(credentials.token);
   const record = handle ? await deps.store.findAccessToken(handle) : null;
   if (!record) throw challenged(new InvalidToken('access token is invalid, expired or revoked'), deps, credentials.scheme);
+  // RFC 9700 §2.3: a session issued for another resource server is no credential here (before any
+  // DPoP proof is looked at, so its jti is not spent on a refusal).
+  if (!record.aud.includes(deps.resource)) {
+    throw challenged(new InvalidToken('access token is not meant for this resource', { debug: 'audience' }), deps, credentials.scheme);
+  }
   const key = record.cnf ? { jkt: record.cnf.jkt, bound: true } : undefined;
   let jkt: string | undefined;
   try {

@@ -16,6 +16,9 @@ import { hash } from 'node:crypto';
  *   <prefix>issuers                      hash: short issuer id (or, when two share one, the identifier
  *                                        itself) -> issuer identifier, for every issuer the server trusts
  *                                        and no other: rewritten whole at each start (record-codec.ts)
+ *   <prefix>resources                    hash: short resource id -> resource identifier for every resource
+ *                                        sessions are issued for, and `builtin` -> the built-in resource
+ *                                        (PUBLIC_URL): rewritten whole at each start (record-codec.ts)
  *
  * h(x) = the first 22 base64url characters (132 bits) of sha256(x): far beyond guessing or collision
  * at any token count, and the key stays in a smaller jemalloc size class than with all 43
@@ -24,7 +27,7 @@ import { hash } from 'node:crypto';
 export const HASH_CHARS = 22;
 
 /** The schema version of this layout: what migrations/ brings a keyspace to (a unit test holds them equal). */
-export const KEYSPACE_SCHEMA_VERSION = 2;
+export const KEYSPACE_SCHEMA_VERSION = 3;
 
 /** REDIS_KEY_PREFIX when none is set: the server's and the guard library's default. */
 export const DEFAULT_KEY_PREFIX = 'ag:';
@@ -47,6 +50,7 @@ export function redisKeys(prefix: string) {
     stream: (name: string) => `${prefix}${name}`,
     schema: () => `${prefix}schema`,
     issuers: () => `${prefix}issuers`,
+    resources: () => `${prefix}resources`,
   };
 }
 export type RedisKeys = ReturnType<typeof redisKeys>;

@@ -2,7 +2,7 @@ import type { RedisConnection } from './redis-client.js';
 import type { AccessTokenHandle } from './access-token.js';
 import { deviceTag, redisKeys, type RedisKeys } from './keys.js';
 import { deviceRevokedNotice, revocationChannel, tokenRevokedNotice } from './lookup-cache.js';
-import { decodeRecord, encodeRecord, IssuerDirectory, shortIssuerIdIn } from './record-codec.js';
+import { decodeRecord, encodeRecord, IssuerDirectory, ResourceDirectory, shortIssuerIdIn } from './record-codec.js';
 import {
   StoreUnavailableError,
   type AccessTokenRecord,
@@ -59,6 +59,11 @@ export interface RedisStoreOptions {
    * through the `<prefix>issuers` registry the server writes (see openRedisTokenStore).
    */
   issuers?: readonly string[];
+  /**
+   * The resources sessions are issued for (the server), the built-in one (PUBLIC_URL) first: a
+   * record names them by short ids. Absent: only sessions for no resource at all can be read.
+   */
+  resources?: { builtin: string; servers: readonly string[] };
 }
 
 /** How long an issuer id missing from the registry is remembered as missing (guard library mode). */
@@ -85,6 +90,7 @@ export class RedisTokenStore implements TokenStore {
   private readonly keys: RedisKeys;
   private readonly issuers: IssuerDirectory;
   private readonly missingIssuerIds = new Map<string, number>();
+  private readonly resources: ResourceDirectory;
 
   constructor(
     redis: RedisConnection,
@@ -92,6 +98,7 @@ export class RedisTokenStore implements TokenStore {
   ) {
     this.keys = redisKeys(options.keyPrefix);
     this.issuers = new IssuerDirectory(options.issuers ?? [], options.issuers !== undefined);
+    this.resources = new ResourceDirectory(options.resources?.builtin, options.resources?.servers);
     if (!('agConsume' in redis)) {
       redis.defineCommand('agConsume', { numberOfKeys: 3, lua: CONSUME_SCRIPT });
       redis.defineCommand('agRevokeDevice', { numberOfKeys: 2, lua: REVOKE_DEVICE_SCRIPT });
@@ -113,6 +120,16 @@ export class RedisTokenStore implements TokenStore {
       if (registry.length > 0) tx.hset(key, Object.fromEntries(registry));
       return tx.exec();
     });
+  }
+
+  /**
+   * Publishes the resources' short ids in the `<prefix>resources` registry, so that the guard
+   * library resolves the audience of a record. Replaced whole, like the issuers: a resource dropped
+   * from the configuration leaves it.
+   */
+  async publishResources(): Promise<void> {
+    const key = this.keys.resources();
+    await guarded('resource registry', () => this.redis.multi().del(key).hset(key, this.resources.registry()).exec());
   }
 
   /** Guard library mode: learns a short issuer id from the registry (once; misses retried after a while). */
@@ -146,7 +163,7 @@ export class RedisTokenStore implements TokenStore {
         tokenKey,
         String(markTtl),
         use.issuedAtMs === undefined ? '' : String(use.issuedAtMs),
-        token ? encodeRecord(token.record, this.issuers) : '',
+        token ? encodeRecord(token.record, this.issuers, this.resources) : '',
         String(tokenTtl),
       ),
     );
@@ -170,12 +187,12 @@ export class RedisTokenStore implements TokenStore {
       this.redis.mget(this.keys.accessToken(handle.tag, handle.hash), this.keys.deviceRevokedBefore(handle.tag)),
     );
     if (!value) return null;
-    let record = decodeRecord(value, this.issuers);
+    let record = decodeRecord(value, this.issuers, this.resources);
     if (!record && !this.issuers.restrict) {
       const id = shortIssuerIdIn(value);
       if (id !== undefined && this.issuers.issuerOf(id) === undefined) {
         await this.resolveIssuerId(id);
-        record = decodeRecord(value, this.issuers);
+        record = decodeRecord(value, this.issuers, this.resources);
       }
     }
     if (!record) return null;
@@ -222,11 +239,16 @@ export class RedisTokenStore implements TokenStore {
 
 /**
  * The server's store: records name only the trusted issuers (a record of any other issuer is not
- * found), whose short ids are published before the first request can write one.
+ * found) and the configured resources, whose short ids are published before the first request can
+ * write one.
  */
-export async function openRedisTokenStore(redis: RedisConnection, options: RedisStoreOptions & { issuers: readonly string[] }): Promise<RedisTokenStore> {
+export async function openRedisTokenStore(
+  redis: RedisConnection,
+  options: RedisStoreOptions & Required<Pick<RedisStoreOptions, 'issuers' | 'resources'>>,
+): Promise<RedisTokenStore> {
   const store = new RedisTokenStore(redis, options);
   await store.publishIssuers();
+  await store.publishResources();
   return store;
 }
 

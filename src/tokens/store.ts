@@ -10,6 +10,11 @@ export interface AccessTokenRecord {
   /** The asset token's id (`jti`, or Salesforce's `id`). */
   jti: string;
   scope?: string;
+  /**
+   * The resource identifiers the session is valid at (RFC 8707, RFC 9700 §2.3); a resource server
+   * refuses a session that does not name it.
+   */
+  aud: readonly string[];
   iat: number;
   exp: number;
   /** RFC 7800 confirmation: the bound key's RFC 7638 thumbprint. */

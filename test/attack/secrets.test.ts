@@ -22,7 +22,7 @@ const assertions: string[] = [];
 beforeAll(async () => {
   issuer = await MockIssuer.start();
   ag = await startAssetgate({
-    env: { TRUSTED_ISSUERS: issuer.url, LOG_LEVEL: 'trace', RATE_LIMIT_FAILED_PER_IP: '20', RATE_LIMIT_FAILED_PER_DEVICE: '2' },
+    env: { TRUSTED_ISSUERS: issuer.url, LOG_LEVEL: 'trace', RATE_LIMIT_FAILED_PER_IP: '20', RATE_LIMIT_FAILED_PER_DEVICE: '2', SUPPORTED_SCOPES: 'ingest' },
   });
   await fullRun();
 });

@@ -3,7 +3,7 @@ import { exportJWK, generateSecret, SignJWT } from 'jose';
 import * as oauth from 'oauth4webapi';
 import { accessTokenHash } from '../../src/dpop/proof.js';
 import { shortDigest } from '../../src/tokens/keys.js';
-import { decodeRecord, IssuerDirectory } from '../../src/tokens/record-codec.js';
+import { decodeRecord, IssuerDirectory, ResourceDirectory } from '../../src/tokens/record-codec.js';
 import { call, postForm, startAssetgate, TestClock, type Harness } from '../support/harness.js';
 import { deviceKey, dpopProof, rawRequest, type DeviceKey } from '../support/dpop.js';
 import { assetToken, MockIssuer, rawJws } from '../support/mock-issuer.js';
@@ -69,7 +69,7 @@ describe('token endpoint with a DPoP proof (RFC 9449 §5), policy optional', () 
     const stored = await ag.redis!.get((await keysUnder(ag.redis!, ag.prefix)).find((k) => k.endsWith(`:at:${shortDigest(token)}`))!);
     // The issuer short ids are resolved through the registry the server wrote at start-up.
     const registry = new IssuerDirectory(Object.values(await ag.redis!.hgetall(`${ag.prefix}issuers`)));
-    expect(decodeRecord(stored!, registry)?.cnf?.jkt).toBe(key.jkt);
+    expect(decodeRecord(stored!, registry, new ResourceDirectory(ag.url))?.cnf?.jkt).toBe(key.jkt);
 
     const proof = await dpopProof(key, { htm: 'GET', htu: `${ag.url}/resource`, token });
     const resource = await getResource(ag, `DPoP ${token}`, proof);

@@ -43,7 +43,7 @@ const get = (url: string, token?: string) => call(url, token === undefined ? {} 
 
 beforeAll(async () => {
   issuer = await MockIssuer.start();
-  ag = await startAssetgate({ env: { TRUSTED_ISSUERS: issuer.url, INTROSPECTION_CLIENTS } });
+  ag = await startAssetgate({ env: { TRUSTED_ISSUERS: issuer.url, INTROSPECTION_CLIENTS, SUPPORTED_SCOPES: 'ingest read' } });
   redis = connectRedis(loadConfig(testRedisEnv()).redis!);
   await waitForReady(redis, 5000);
 });

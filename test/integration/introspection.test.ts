@@ -10,7 +10,7 @@ const clock = new TestClock();
 
 beforeAll(async () => {
   issuer = await MockIssuer.start();
-  ag = await startAssetgate({ clock, env: { TRUSTED_ISSUERS: issuer.url, INTROSPECTION_CLIENTS, LOG_LEVEL: 'debug' } });
+  ag = await startAssetgate({ clock, env: { TRUSTED_ISSUERS: issuer.url, INTROSPECTION_CLIENTS, LOG_LEVEL: 'debug', SUPPORTED_SCOPES: 'ingest read' } });
 });
 afterAll(async () => {
   await ag.close();

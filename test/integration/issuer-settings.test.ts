@@ -24,6 +24,7 @@ beforeAll(async () => {
     source: 'test.yaml',
     settings: {},
     introspectionClients: [],
+    resourceServers: [],
     issuers: [
       { issuer: salesforce.url, audiences: ['https://devices.example.com'], allowedAssetIds: ['02iALLOWED1', '02iALLOWED2'] },
       { issuer: generic.url, profile: 'generic-jwt', algorithms: ['ES256'], jwksUrl: `${keyHost.url}/id/keys` },

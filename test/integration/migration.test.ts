@@ -3,7 +3,10 @@ import { LATEST_SCHEMA_VERSION, migrations } from '../../migrations/index.js';
 import { accessTokenHandle, mintAccessToken } from '../../src/tokens/access-token.js';
 import { deviceTag, digest, KEYSPACE_SCHEMA_VERSION, redisKeys } from '../../src/tokens/keys.js';
 import { RedisTokenStore } from '../../src/tokens/redis-store.js';
-import { migrate } from '../../src/tokens/schema.js';
+import { redisTokenReader } from '../../src/guard/redis-reader.js';
+import { encodeRecord, IssuerDirectory, ResourceDirectory } from '../../src/tokens/record-codec.js';
+import { openRedisTokenStore } from '../../src/tokens/redis-store.js';
+import { currentSchemaVersion, migrate } from '../../src/tokens/schema.js';
 import { dropPrefix, keysUnder, testAdminClient, uniquePrefix } from '../support/redis.js';
 
 const redis = testAdminClient();
@@ -28,7 +31,7 @@ describe('migration 2: compact records and 132-bit key hashes', () => {
     await redis.set(oldTokenKey, v1, 'PX', 600_000);
     await redis.set(oldMarkKey, '1', 'PX', 600_000);
 
-    expect(await migrate({ redis, keyPrefix: prefix, ingestStream: 'ingest' })).toEqual([2]);
+    expect(await migrate({ redis, keyPrefix: prefix, ingestStream: 'ingest' })).toEqual([2, 3]);
 
     const keys = await keysUnder(redis, prefix);
     expect(keys).not.toContain(oldTokenKey);
@@ -46,6 +49,39 @@ describe('migration 2: compact records and 132-bit key hashes', () => {
     // An issuer dropped from the configuration: its sessions are no longer found.
     const narrowed = new RedisTokenStore(redis, { keyPrefix: prefix, revocationMarkTtlMs: 1, clock: { now: () => Date.now() }, issuers: ['https://other.example'] });
     expect(await narrowed.findAccessToken(handle)).toBeNull();
+  });
+});
+
+describe('migration 3: audience-restricted records', () => {
+  it('leaves schema-2 records as they are, valid at the built-in resource (PUBLIC_URL) only', async () => {
+    const p3 = uniquePrefix();
+    try {
+      await migrations[0]!.up({ redis, keyPrefix: p3, ingestStream: 'ingest' });
+      await redis.set(redisKeys(p3).schema(), '2');
+      const iss = 'https://issuer.example';
+      const builtin = 'https://assetgate.example';
+      const telemetry = 'https://telemetry.example';
+      const did = '7ac9bc22-2a41-b85a-af76-c12e9e3bf8bc';
+      const { token, handle } = mintAccessToken(did);
+      const now = Date.now();
+      // A record as a schema-2 server wrote it: no audience.
+      const v2 = encodeRecord({ sub: did, did, iss, jti: 'old-1', aud: [builtin], iat: now, exp: now + 600_000 }, new IssuerDirectory([iss], true), new ResourceDirectory(builtin));
+      expect(v2.startsWith('@')).toBe(false);
+      await redis.set(redisKeys(p3).accessToken(handle.tag, handle.hash), v2, 'PX', 600_000);
+
+      expect(await migrate({ redis, keyPrefix: p3, ingestStream: 'ingest' })).toEqual([3]);
+      expect(await currentSchemaVersion(redis, p3)).toBe(3);
+      expect(await redis.get(redisKeys(p3).accessToken(handle.tag, handle.hash))).toBe(v2);
+
+      const clock = { now: () => Date.now() };
+      const store = await openRedisTokenStore(redis, { keyPrefix: p3, revocationMarkTtlMs: 1, clock, issuers: [iss], resources: { builtin, servers: [telemetry] } });
+      expect((await store.findAccessToken(accessTokenHandle(token)!))?.aud).toEqual([builtin]);
+      // A reader without the configuration (the guard library) learns the built-in resource from the registry.
+      const guardView = redisTokenReader(redis, { keyPrefix: p3, clock, issuerRefreshMs: 1000 });
+      expect((await guardView.findAccessToken(handle))?.aud).toEqual([builtin]);
+    } finally {
+      await dropPrefix(redis, p3);
+    }
   });
 });
 

@@ -19,7 +19,12 @@ storeContract(onCluster() ? 'redis-cluster' : 'redis', async () => {
   const clock = new TestClock();
   redis = connectRedis(loadConfig(testRedisEnv()).redis!);
   await waitForReady(redis, 5000);
-  const store = new RedisTokenStore(redis, { keyPrefix: prefix, revocationMarkTtlMs: 3_600_000, clock });
+  const store = new RedisTokenStore(redis, {
+    keyPrefix: prefix,
+    revocationMarkTtlMs: 3_600_000,
+    clock,
+    resources: { builtin: 'https://assetgate.example', servers: ['https://telemetry.example'] },
+  });
   return { store, ingest: new RedisIngestStream(redis, prefix, 'ingest', 1000), clock };
 });
 afterAll(async () => {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { SignJWT } from 'jose';
 import * as oauth from 'oauth4webapi';
 import { shortDigest } from '../../src/tokens/keys.js';
-import { decodeRecord, IssuerDirectory } from '../../src/tokens/record-codec.js';
+import { decodeRecord, IssuerDirectory, ResourceDirectory } from '../../src/tokens/record-codec.js';
 import { startAssetgate, postForm, TestClock, type Harness } from '../support/harness.js';
 import { assetToken, makeKey, MockIssuer, rawJws } from '../support/mock-issuer.js';
 import { keysUnder } from '../support/redis.js';
@@ -18,7 +18,7 @@ let ag: Harness;
 beforeAll(async () => {
   issuer = await MockIssuer.start();
   other = await MockIssuer.start();
-  ag = await startAssetgate({ env: { TRUSTED_ISSUERS: issuer.url, JWKS_COOLDOWN_SECONDS: '0' } });
+  ag = await startAssetgate({ env: { TRUSTED_ISSUERS: issuer.url, JWKS_COOLDOWN_SECONDS: '0', SUPPORTED_SCOPES: 'ingest read' } });
 });
 afterAll(async () => {
   await ag.close();
@@ -58,8 +58,8 @@ describe('POST /oauth2/token, jwt-bearer (RFC 7523)', () => {
     const value = (await ag.redis!.get(tokenKey!))!;
     expect(value).not.toContain(token.split('.')[1]);
     expect(value).not.toContain(issuer.url); // a short issuer id instead (record-codec.ts)
-    expect(decodeRecord(value, new IssuerDirectory([issuer.url], true))).toMatchObject({ sub: 'device-hash-check', did: 'device-hash-check', aid: '02iASSET', iss: issuer.url });
-    expect(decodeRecord(value, new IssuerDirectory(['https://someone-else.example'], true))).toBeNull();
+    expect(decodeRecord(value, new IssuerDirectory([issuer.url], true), new ResourceDirectory(ag.url))).toMatchObject({ sub: 'device-hash-check', did: 'device-hash-check', aid: '02iASSET', iss: issuer.url });
+    expect(decodeRecord(value, new IssuerDirectory(['https://someone-else.example'], true), new ResourceDirectory(ag.url))).toBeNull();
     const ttl = await ag.redis!.pttl(tokenKey!);
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(3600_000);

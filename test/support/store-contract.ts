@@ -28,7 +28,7 @@ export function storeContract(name: string, make: () => Promise<StoreSubject>) {
     });
     const token = (subject: string, ttlMs = 60_000, over: Partial<AccessTokenRecord> = {}) => {
       const { token: raw, handle } = mintAccessToken(subject);
-      const record: AccessTokenRecord = { sub: subject, did: subject, aid: '02iX', iss: 'https://issuer.example', jti: 'j', iat: s.clock.now(), exp: s.clock.now() + ttlMs, ...over };
+      const record: AccessTokenRecord = { sub: subject, did: subject, aid: '02iX', iss: 'https://issuer.example', jti: 'j', aud: ['https://assetgate.example'], iat: s.clock.now(), exp: s.clock.now() + ttlMs, ...over };
       return { raw, handle, record };
     };
 
@@ -38,6 +38,13 @@ export function storeContract(name: string, make: () => Promise<StoreSubject>) {
       expect(await s.store.consumeAssertion(u, t)).toBe('accepted');
       expect(await s.store.findAccessToken(t.handle)).toEqual(t.record);
       expect(await s.store.consumeAssertion(u, token(u.subject))).toBe('replayed');
+    });
+
+    it('keeps the audience of a session for other resources', async () => {
+      const u = use();
+      const t = token(u.subject, 60_000, { aud: ['https://telemetry.example', 'https://assetgate.example'] });
+      expect(await s.store.consumeAssertion(u, t)).toBe('accepted');
+      expect((await s.store.findAccessToken(t.handle))?.aud).toEqual(['https://telemetry.example', 'https://assetgate.example']);
     });
 
     it('lets exactly one of 50 concurrent uses win', async () => {

@@ -25,13 +25,15 @@ describe('parseFormBody (RFC 6749 §3.1, §3.2)', () => {
 });
 
 describe('grantScope (RFC 6749 §3.3)', () => {
-  it('passes through, deduplicates, and checks against a list', () => {
-    expect(grantScope(undefined, undefined)).toBeUndefined();
-    expect(grantScope('a b a', undefined)).toBe('a b');
-    expect(grantScope('a', ['a', 'b'])).toBe('a');
-    expect(() => grantScope('c', ['a', 'b'])).toThrow(InvalidScope);
-    expect(() => grantScope('a"b', undefined)).toThrow(InvalidScope);
-    expect(() => grantScope('   ', undefined)).toThrow(InvalidScope);
+  it('deduplicates, and refuses anything beyond what policy allows (invalid_scope, not a narrower grant)', () => {
+    const allowed = new Set(['a', 'b']);
+    expect(grantScope(undefined, allowed)).toBeUndefined();
+    expect(grantScope('a b a', allowed)).toBe('a b');
+    expect(() => grantScope('a c', allowed)).toThrow(InvalidScope);
+    expect(() => grantScope('a"b', allowed)).toThrow(InvalidScope);
+    expect(() => grantScope('   ', allowed)).toThrow(InvalidScope);
+    // Nothing configured, nothing granted: `admin superuser` is no longer the device's to choose.
+    expect(() => grantScope('admin superuser', new Set())).toThrow(/scope "admin" is not granted/);
   });
 });
 

@@ -9,14 +9,14 @@ import { mintAccessToken } from '../../tokens/access-token.js';
 import type { AccessTokenRecord, NewAccessToken } from '../../tokens/store.js';
 import { TOKEN_TYPE_BEARER, TOKEN_TYPE_DPOP } from '../../dpop/constants.js';
 import { InvalidDpopProof, type OAuthError } from '../errors.js';
-import { grantScope } from '../scope-policy.js';
+import { sessionTerms, targetsOf, type SessionPolicy, type SessionRequest } from '../session-terms.js';
 import type { RejectionToError, TokenResponse } from './grant.js';
 
 export interface SessionIssuerDeps {
   redemption: RedemptionDeps;
   clock: Clock;
-  accessTokenTtlSeconds: number;
-  supportedScopes: string[] | undefined;
+  /** Where sessions are valid, which scopes they may carry, how long they live. */
+  policy: SessionPolicy;
   dpop: DpopContext;
 }
 
@@ -24,24 +24,31 @@ export interface SessionIssuerDeps {
  * Redeems the asset token (redemption/redeem.ts: verify, bind the session to the device key when a
  * DPoP proof asks for it or the policy demands it, consume) and saves a fresh opaque session for its
  * device with the single-use mark. Each grant says how an asset token refusal reads (`rejectedAs`).
+ * The session is valid only at the resources the request named (else the default set), carries only
+ * scopes the policy allows for them and this device, and lives no longer than any of them allows:
+ * all decided before the asset token is consumed, so a refusal (invalid_target, invalid_scope)
+ * leaves it usable.
  */
 export async function exchangeAssetToken(
   assertion: string,
-  requestedScope: string | undefined,
+  request: SessionRequest,
   deps: SessionIssuerDeps,
   rejectedAs: RejectionToError,
   proof: ProofRequest,
 ): Promise<TokenResponse> {
-  const scope = grantScope(requestedScope, deps.supportedScopes);
+  const targets = targetsOf(request, deps.policy);
+  let scope: string | undefined;
   let lifetimeMs = 0;
   let token = '';
   const session = (claims: AssetClaims, jkt: string | undefined): NewAccessToken => {
+    const terms = sessionTerms(targets, request, claims, deps.policy);
+    scope = terms.scope;
     const now = deps.clock.now();
-    // expires_in never reaches past the assertion's exp; at least one second.
-    lifetimeMs = Math.max(1000, Math.min(deps.accessTokenTtlSeconds * 1000, claims.exp * 1000 - now));
+    // expires_in never reaches past the assertion's exp nor any target resource's cap; at least one second.
+    lifetimeMs = Math.max(1000, Math.min(terms.lifetimeSeconds * 1000, claims.exp * 1000 - now));
     const minted = mintAccessToken(claims.subject);
     token = minted.token;
-    const record: AccessTokenRecord = { sub: claims.subject, iss: claims.iss, jti: claims.jti, iat: now, exp: now + lifetimeMs };
+    const record: AccessTokenRecord = { sub: claims.subject, iss: claims.iss, jti: claims.jti, aud: terms.aud, iat: now, exp: now + lifetimeMs };
     if (claims.did !== undefined) record.did = claims.did;
     if (claims.aid !== undefined) record.aid = claims.aid;
     if (scope !== undefined) record.scope = scope;

@@ -1,13 +1,14 @@
 import { GRANT_TOKEN_EXCHANGE, TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_JWT } from '../constants.js';
 import { InvalidRequest } from '../errors.js';
-import type { FormParams } from '../form.js';
+import { formValues, type FormParams } from '../form.js';
 import type { GrantHandler, GrantRequest, TokenResponse } from './grant.js';
 import { exchangeAssetToken, type SessionIssuerDeps } from './session-issuer.js';
 
 /**
  * RFC 8693 §2.1. subject_token + subject_token_type are required; the only subject token type is a
  * JWT and the only issued type an access token. §2.2.2: an invalid or unacceptable subject_token is
- * invalid_request.
+ * invalid_request. `resource` and `audience` (both repeatable) name where the session is to be used:
+ * an audience is a configured resource's name or its identifier (resources.ts).
  */
 export function tokenExchangeGrant(deps: SessionIssuerDeps): GrantHandler {
   return {
@@ -26,9 +27,10 @@ export function tokenExchangeGrant(deps: SessionIssuerDeps): GrantHandler {
         // Delegation (§1.1) is not offered; accepting an actor token we do not check would be wrong.
         throw new InvalidRequest('actor tokens are not supported');
       }
+      const session = { scope: form.get('scope'), resources: formValues(form, 'resource'), audiences: formValues(form, 'audience') };
       const response = await exchangeAssetToken(
         subjectToken,
-        form.get('scope'),
+        session,
         deps,
         (r, refused) => new InvalidRequest(`subject_token is invalid: ${r.hint}`, { debug: `${r.reason}: ${r.debug ?? ''}`, ...refused }),
         request.proof,

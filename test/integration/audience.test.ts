@@ -1,0 +1,175 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import * as oauth from 'oauth4webapi';
+import type { ConfigLayer } from '../../src/config.js';
+import { call, postForm, startAssetgate, type Harness } from '../support/harness.js';
+import { assetToken, MockIssuer } from '../support/mock-issuer.js';
+import { keysUnder } from '../support/redis.js';
+import { JWT_BEARER } from '../support/resource-servers.js';
+
+const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const JWT_TYPE = 'urn:ietf:params:oauth:token-type:jwt';
+const TELEMETRY = 'https://telemetry.example/v1';
+const FIRMWARE = 'https://firmware.example';
+
+let issuer: MockIssuer;
+let ag: Harness;
+
+const layer = (iss: string): ConfigLayer => ({
+  source: 'audience.yaml',
+  settings: {},
+  issuers: [{ issuer: iss, assetScopes: { '02iCONSOLE': ['telemetry:read', 'telemetry:write', 'ingest'] }, scopes: ['telemetry:read', 'ingest'] }],
+  introspectionClients: [],
+  resourceServers: [
+    { resource: TELEMETRY, name: 'telemetry', scopes: ['telemetry:read', 'telemetry:write'], maxTokenLifetimeSeconds: 600 },
+    { resource: FIRMWARE, name: 'firmware' },
+  ],
+});
+
+beforeAll(async () => {
+  issuer = await MockIssuer.start();
+  ag = await startAssetgate({ env: { TRUSTED_ISSUERS: issuer.url, SUPPORTED_SCOPES: 'ingest' }, layer: layer(issuer.url) });
+});
+afterAll(async () => {
+  await ag.close();
+  await issuer.close();
+});
+
+const mint = (claims: Record<string, unknown> = {}) => assetToken(issuer, ag.tokenEndpoint, { claims });
+/** A form with repeated parameters (URLSearchParams from pairs). */
+const exchange = (pairs: Array<[string, string]>) =>
+  call(ag.tokenEndpoint, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(pairs).toString() });
+const jwtBearer = async (pairs: Array<[string, string]> = [], claims: Record<string, unknown> = {}) =>
+  exchange([['grant_type', JWT_BEARER], ['assertion', await mint(claims)], ...pairs]);
+const tokenExchange = async (pairs: Array<[string, string]> = [], claims: Record<string, unknown> = {}) =>
+  exchange([['grant_type', TOKEN_EXCHANGE], ['subject_token', await mint(claims)], ['subject_token_type', JWT_TYPE], ...pairs]);
+const atResource = (token: string) => call(`${ag.url}/resource`, { headers: { authorization: `Bearer ${token}` } });
+
+describe('RFC 8707 resource / RFC 8693 audience at the token endpoint', () => {
+  it('without parameters, the session is for the default set (the built-in resource) and works at /resource', async () => {
+    const res = await jwtBearer();
+    expect(res.status).toBe(200);
+    expect((await atResource(res.json.access_token as string)).status).toBe(200);
+  });
+
+  it.each([
+    ['jwt-bearer', jwtBearer],
+    ['token-exchange', tokenExchange],
+  ])('%s: a session for another resource server is refused at the built-in routes (401 invalid_token)', async (_, grant) => {
+    const res = await grant([['resource', TELEMETRY]]);
+    expect(res.status).toBe(200);
+    const token = res.json.access_token as string;
+    const refused = await atResource(token);
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get('www-authenticate')).toMatch(/error="invalid_token"/);
+    const ingest = await call(`${ag.url}/ingestapi`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{}' });
+    expect(ingest.status).toBe(401);
+  });
+
+  it('resource is repeatable: a session for both works at the built-in routes', async () => {
+    const res = await jwtBearer([['resource', TELEMETRY], ['resource', ag.url]]);
+    expect(res.status).toBe(200);
+    expect((await atResource(res.json.access_token as string)).status).toBe(200);
+  });
+
+  it('token-exchange takes audience as a configured name or as the identifier', async () => {
+    for (const audience of ['telemetry', TELEMETRY]) {
+      const res = await tokenExchange([['audience', audience]]);
+      expect(res.status).toBe(200);
+      expect((await atResource(res.json.access_token as string)).status).toBe(401);
+    }
+  });
+
+  it.each<[string, Array<[string, string]>]>([
+    ['an unknown resource', [['resource', 'https://billing.example']]],
+    ['a relative resource', [['resource', '/resource']]],
+    ['a resource with a fragment', [['resource', `${TELEMETRY}#x`]]],
+    ['one unknown among known ones', [['resource', TELEMETRY], ['resource', 'https://billing.example']]],
+  ])('%s is 400 invalid_target, and the asset token stays usable', async (_, pairs) => {
+    const assertion = await mint();
+    const res = await exchange([['grant_type', JWT_BEARER], ['assertion', assertion], ...pairs]);
+    expect(res.status).toBe(400);
+    expect(res.json.error).toBe('invalid_target');
+    expect(res.headers.get('www-authenticate')).toBeNull();
+    expect((await exchange([['grant_type', JWT_BEARER], ['assertion', assertion]])).status).toBe(200);
+  });
+
+  it('an unknown audience is 400 invalid_target (RFC 8693 §2.2.2)', async () => {
+    const res = await tokenExchange([['audience', 'billing']]);
+    expect(res.status).toBe(400);
+    expect(res.json.error).toBe('invalid_target');
+  });
+
+  it('caps expires_in at the resource\'s max token lifetime, also for a session for several', async () => {
+    const exp = Math.floor(Date.now() / 1000) + 7200;
+    expect((await jwtBearer([], { exp })).json.expires_in).toBeGreaterThan(3000);
+    for (const pairs of [[['resource', TELEMETRY]], [['resource', ag.url], ['resource', TELEMETRY]]] as Array<Array<[string, string]>>) {
+      const res = await jwtBearer(pairs, { exp });
+      expect(res.json.expires_in).toBe(600);
+    }
+  });
+
+  it('stores a restricted session in a few bytes more than a default one (short resource ids)', async () => {
+    const before = new Set(await keysUnder(ag.redis!, ag.prefix));
+    await jwtBearer([['resource', TELEMETRY]]);
+    const key = (await keysUnder(ag.redis!, ag.prefix)).find((k) => !before.has(k) && k.includes(':at:'))!;
+    const value = (await ag.redis!.get(key))!;
+    expect(value).toMatch(/^@[A-Za-z0-9_-]{4}\|/);
+    expect(value).not.toContain('telemetry');
+  });
+
+  it('works with a strict client (oauth4webapi) passing resource', async () => {
+    const as: oauth.AuthorizationServer = { issuer: ag.url, token_endpoint: ag.tokenEndpoint };
+    const client: oauth.Client = { client_id: 'device' };
+    const params = new URLSearchParams([['assertion', await mint()], ['resource', TELEMETRY], ['scope', 'telemetry:read']]);
+    const response = await oauth.genericTokenEndpointRequest(as, client, oauth.None(), JWT_BEARER, params, { [oauth.allowInsecureRequests]: true });
+    const result = await oauth.processGenericTokenEndpointResponse(as, client, response);
+    expect(result.scope).toBe('telemetry:read');
+    const bad = await oauth.genericTokenEndpointRequest(as, client, oauth.None(), JWT_BEARER, new URLSearchParams([['assertion', await mint()], ['resource', 'https://billing.example']]), {
+      [oauth.allowInsecureRequests]: true,
+    });
+    await expect(oauth.processGenericTokenEndpointResponse(as, client, bad)).rejects.toMatchObject({ error: 'invalid_target', status: 400 });
+  });
+});
+
+describe('scopes from policy, not from the device', () => {
+  it('grants what the resource accepts and the issuer allows; anything more is invalid_scope', async () => {
+    expect((await jwtBearer([['resource', TELEMETRY], ['scope', 'telemetry:read']])).json.scope).toBe('telemetry:read');
+    // The resource accepts telemetry:write, but this issuer's devices may not have it ...
+    const refused = await jwtBearer([['resource', TELEMETRY], ['scope', 'telemetry:read telemetry:write']]);
+    expect(refused.status).toBe(400);
+    expect(refused.json.error).toBe('invalid_scope');
+    // ... except the asset the configuration names.
+    const console = await jwtBearer([['resource', TELEMETRY], ['scope', 'telemetry:write']], { aid: '02iCONSOLE' });
+    expect(console.status).toBe(200);
+    expect(console.json.scope).toBe('telemetry:write');
+    // A scope of another resource than the session's is not granted.
+    expect((await jwtBearer([['scope', 'telemetry:read']])).json.error).toBe('invalid_scope');
+    expect((await jwtBearer([['resource', FIRMWARE], ['scope', 'ingest']])).json.error).toBe('invalid_scope');
+  });
+
+  it('the asset token is not consumed by an invalid_scope refusal', async () => {
+    const assertion = await mint();
+    expect((await exchange([['grant_type', JWT_BEARER], ['assertion', assertion], ['scope', 'admin']])).json.error).toBe('invalid_scope');
+    expect((await exchange([['grant_type', JWT_BEARER], ['assertion', assertion]])).status).toBe(200);
+  });
+});
+
+describe('scopes with nothing configured', () => {
+  let bare: Harness;
+  beforeAll(async () => {
+    bare = await startAssetgate({ env: { TRUSTED_ISSUERS: issuer.url } });
+  });
+  afterAll(async () => {
+    await bare.close();
+  });
+
+  it('grants no scope a device asks for (scope=admin superuser is invalid_scope, not granted)', async () => {
+    const res = await postForm(bare.tokenEndpoint, { grant_type: JWT_BEARER, assertion: await assetToken(issuer, bare.tokenEndpoint), scope: 'admin superuser' });
+    expect(res.status).toBe(400);
+    expect(res.json.error).toBe('invalid_scope');
+    expect(res.json).not.toHaveProperty('access_token');
+    const plain = await postForm(bare.tokenEndpoint, { grant_type: JWT_BEARER, assertion: await assetToken(issuer, bare.tokenEndpoint) });
+    expect(plain.status).toBe(200);
+    expect(plain.json).not.toHaveProperty('scope');
+  });
+});
