@@ -95,7 +95,7 @@ async function redisStores(
   const redis = connectRedis(topology);
   redis.on('error', (err: Error) => {
     metrics.redisConnectionError();
-    logger.warn({ err: { message: err.message } }, 'redis connection error');
+    logger.warn({ err }, 'redis connection error');
   });
   await waitForReady(redis, 30_000);
   await assertSchemaCurrent(redis, config.redisKeyPrefix);
@@ -117,7 +117,7 @@ async function redisStores(
   if (config.resourceCache.ttlMs <= 0) return { stores, subscriber: undefined };
   // A connection of its own: a subscribed connection can run no other commands.
   const subscriber = connectRedis(topology, { enableOfflineQueue: true });
-  subscriber.on('error', (err: Error) => logger.warn({ err: { message: err.message } }, 'redis subscriber connection error'));
+  subscriber.on('error', (err: Error) => logger.warn({ err }, 'redis subscriber connection error'));
   const cache = new LookupCache({ ttlMs: config.resourceCache.ttlMs, maxEntries: config.resourceCache.maxEntries, clock });
   await cache.subscribe(subscriber, config.redisKeyPrefix);
   stores.resourceStore = cache.wrap(store);

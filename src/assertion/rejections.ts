@@ -42,6 +42,11 @@ export class AssertionRejected extends Error {
   }
 }
 
+/** What the logs keep of a refusal (asset token or DPoP proof): its reason, and the detail when there is one. */
+export function rejectionDetail(rejection: { reason: string; debug?: string | undefined }): string {
+  return rejection.debug ? `${rejection.reason}: ${rejection.debug}` : rejection.reason;
+}
+
 /**
  * One table from jose's error classes to rejections (no message matching), for what the key
  * lookup and the signature check can throw; the claims are checked by claims-policy.ts, not jose.

@@ -1,5 +1,5 @@
 import type { AssetClaims } from '../assertion/claims-policy.js';
-import { AssertionRejected } from '../assertion/rejections.js';
+import { AssertionRejected, rejectionDetail } from '../assertion/rejections.js';
 import { InvalidDpopProof, UseDpopNonce, type OAuthError, type OAuthErrorOptions } from '../oauth/errors.js';
 import { DPOP_NONCE_HEADER } from './constants.js';
 import { policyOf, type DpopContext } from './context.js';
@@ -8,7 +8,7 @@ import { DpopProofRejected, isPublicJwk, jwkThumbprint, verifyDpopProof, type Pr
 
 /** A refused proof at the token endpoint: RFC 9449 §5 400 JSON, no WWW-Authenticate. */
 export function tokenEndpointProofError(rejection: DpopProofRejected, dpop: DpopContext, options: OAuthErrorOptions = {}): OAuthError {
-  const debug = `${rejection.reason}: ${rejection.debug ?? ''}`;
+  const debug = rejectionDetail(rejection);
   const nonces = dpop.verifier.nonces;
   if (rejection.reason === 'nonce_required' && nonces) {
     return new UseDpopNonce(rejection.hint, { ...options, debug, headers: { [DPOP_NONCE_HEADER]: nonces.current() } });

@@ -45,7 +45,8 @@ export function renderErrors(logger: Logger, onThrown?: (thrown: unknown) => voi
       ctx.state.error = err;
       if (err.status >= 500) {
         const log = requestLogger(ctx, logger);
-        log[err instanceof ServerError ? 'error' : 'warn']({ err: { type: err.name, debug: err.debug } }, err.description);
+        // What was thrown, as pino serializes an error: its real type, message, stack and cause.
+        log[err instanceof ServerError ? 'error' : 'warn']({ err: thrown }, err.description);
       }
       respondWithError(ctx, err);
     }

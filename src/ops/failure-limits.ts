@@ -89,7 +89,7 @@ export function createFailureLimits(
       const res = await l.penalty(key);
       if (res.consumedPoints >= l.points) blocked.set(`${l.keyPrefix}:${key}`, clock.now() + res.msBeforeNext);
     } catch (err) {
-      logger.warn({ err: { message: (err as Error).message } }, 'failure limiter unavailable');
+      logger.warn({ err }, 'failure limiter unavailable');
     }
   }
   // Device ids are hashed: keys of bounded length whatever the token carried.

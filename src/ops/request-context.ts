@@ -74,7 +74,10 @@ export function requestContext(logger: Logger, observe?: RequestObserver) {
       await next();
     } finally {
       if (observe) observe(outcomeOf(ctx, (performance.now() - started) / 1000));
-      if (logger.isLevelEnabled('info')) accessLog(ctx, requestLogger(ctx, logger), started);
+      // Health probes arrive every few seconds from each load balancer and orchestrator: their
+      // lines are debug, so the info log stays a log of requests.
+      const level = ctx.state.route === PATHS.healthz || ctx.state.route === PATHS.readyz ? 'debug' : 'info';
+      if (logger.isLevelEnabled(level)) accessLog(ctx, requestLogger(ctx, logger), started, level);
     }
   };
 }
@@ -86,9 +89,9 @@ function outcomeOf(ctx: Context, seconds: number): RequestOutcome {
   return { route: route ?? 'unmatched', method: ctx.method, status, outcome, seconds, grantType, principal };
 }
 
-function accessLog(ctx: Context, log: Logger, started: number): void {
+function accessLog(ctx: Context, log: Logger, started: number, level: 'info' | 'debug'): void {
   const err = ctx.state.error;
-  log.info(
+  log[level](
     {
       method: ctx.method,
       route: ctx.state.route ?? ctx.path.slice(0, 100),

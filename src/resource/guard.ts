@@ -1,5 +1,5 @@
 import type { Context, Next } from 'koa';
-import { AssertionRejected } from '../assertion/rejections.js';
+import { AssertionRejected, rejectionDetail } from '../assertion/rejections.js';
 import { DPOP_NONCE_HEADER } from '../dpop/constants.js';
 import { policyOf, presentedProof, resourceSchemes, type DpopContext } from '../dpop/context.js';
 import { PossessionRefused, proveAtResource } from '../dpop/possession.js';
@@ -89,7 +89,7 @@ function possessionError(err: PossessionRefused | DpopProofRejected, deps: Guard
         return challenged(new InvalidToken('the token is not bound to a key: the DPoP scheme cannot be used with it', { debug: 'not bound' }), deps, 'DPoP');
     }
   }
-  const debug = `${err.reason}: ${err.debug ?? ''}`;
+  const debug = rejectionDetail(err);
   const nonces = deps.dpop.verifier.nonces;
   if (err.reason === 'nonce_required' && nonces) {
     return challenged(new UseDpopNonceAtResource(err.hint, { debug, headers: { [DPOP_NONCE_HEADER]: nonces.current() } }), deps, 'DPoP');
@@ -136,7 +136,7 @@ async function principalFromAssetToken(credentials: Credentials, deps: GuardDeps
     await deps.failureLimits.charge(err.refusal, { client: ctx.ip, device: err.subject });
     const cause = err.rejection;
     if (cause instanceof AssertionRejected) {
-      throw challenged(new InvalidToken(`asset token rejected: ${cause.hint}`, { debug: `${cause.reason}: ${cause.debug ?? ''}` }), deps, credentials.scheme);
+      throw challenged(new InvalidToken(`asset token rejected: ${cause.hint}`, { debug: rejectionDetail(cause) }), deps, credentials.scheme);
     }
     throw possessionError(cause, deps);
   }

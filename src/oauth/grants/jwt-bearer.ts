@@ -1,3 +1,4 @@
+import { rejectionDetail } from '../../assertion/rejections.js';
 import { GRANT_JWT_BEARER } from '../constants.js';
 import { InvalidGrant, InvalidRequest } from '../errors.js';
 import { formValues, type FormParams } from '../form.js';
@@ -15,7 +16,7 @@ export function jwtBearerGrant(deps: SessionIssuerDeps): GrantHandler {
       const assertion = form.get('assertion');
       if (assertion === undefined) throw new InvalidRequest('parameter "assertion" is required');
       const session = { scope: form.get('scope'), resources: formValues(form, 'resource'), audiences: [] };
-      return exchangeAssetToken(assertion, session, deps, (r, refused) => new InvalidGrant(r.hint, { debug: `${r.reason}: ${r.debug ?? ''}`, ...refused }), request.proof);
+      return exchangeAssetToken(assertion, session, deps, (r, refused) => new InvalidGrant(r.hint, { debug: rejectionDetail(r), ...refused }), request.proof);
     },
   };
 }

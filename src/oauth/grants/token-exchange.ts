@@ -1,3 +1,4 @@
+import { rejectionDetail } from '../../assertion/rejections.js';
 import { GRANT_TOKEN_EXCHANGE, TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_JWT } from '../constants.js';
 import { InvalidRequest } from '../errors.js';
 import { formValues, type FormParams } from '../form.js';
@@ -32,7 +33,7 @@ export function tokenExchangeGrant(deps: SessionIssuerDeps): GrantHandler {
         subjectToken,
         session,
         deps,
-        (r, refused) => new InvalidRequest(`subject_token is invalid: ${r.hint}`, { debug: `${r.reason}: ${r.debug ?? ''}`, ...refused }),
+        (r, refused) => new InvalidRequest(`subject_token is invalid: ${r.hint}`, { debug: rejectionDetail(r), ...refused }),
         request.proof,
       );
       return { ...response, issued_token_type: TOKEN_TYPE_ACCESS_TOKEN };
