@@ -3,7 +3,7 @@ import Koa from 'koa';
 import { Writable } from 'node:stream';
 import { renderErrors } from '../../src/oauth/render-error.js';
 import { createLogger } from '../../src/ops/logger.js';
-import { call, postForm, startAssetgate, type Harness } from '../support/harness.js';
+import { call, postForm, startAssetgate } from '../support/harness.js';
 import { assetToken, MockIssuer } from '../support/mock-issuer.js';
 import { RedisServerProcess } from '../support/redis-server.js';
 import { ADMIN_API_KEY, JWT_BEARER } from '../support/resource-servers.js';
