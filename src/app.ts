@@ -120,6 +120,7 @@ export function createApp(deps: AppDeps): Koa {
     issuer: config.publicUrl,
     realm: config.realm,
     formMaxBytes: config.formMaxBytes,
+    failureLimits,
   };
 
   const router = new Router();
@@ -145,8 +146,14 @@ export function createApp(deps: AppDeps): Koa {
   );
   router.get(...route(PATHS.healthz, healthz));
   router.get(...route(PATHS.readyz, readyz(store, logger, deps.keyspace)));
-  const metricsGuard = config.metricsToken === undefined ? [] : [requireBearerSecret(config.metricsToken, config.realm)];
-  router.get(...route(PATHS.metrics, ...metricsGuard, metricsEndpoint(metrics)));
+  if (config.metricsToken !== undefined) {
+    router.get(...route(PATHS.metrics, requireBearerSecret(config.metricsToken, config.realm), metricsEndpoint(metrics)));
+  } else if (config.mode !== 'production') {
+    router.get(...route(PATHS.metrics, metricsEndpoint(metrics)));
+  } else {
+    // Metrics name routes, issuers and refusal rates: never served unauthenticated in production.
+    logger.warn('/metrics is not served: set METRICS_TOKEN to serve it in production (scrape with Authorization: Bearer <METRICS_TOKEN>)');
+  }
   if (activity) {
     router.get(...route(DASHBOARD_PATHS.page, dashboardPage));
     router.get(...route(DASHBOARD_PATHS.script, dashboardScript));

@@ -1,6 +1,8 @@
 import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Context, Next } from 'koa';
 import { CLIENT_AUTH_BASIC, CLIENT_AUTH_POST } from './constants.js';
+import type { FailureLimits } from '../ops/failure-limits.js';
+import type { Refusal } from '../redemption/refusals.js';
 import { InvalidClient, InvalidRequest } from './errors.js';
 import { formDecode, type FormParams } from './form.js';
 
@@ -113,5 +115,26 @@ export function authenticateClient(clients: ClientRegistry, realm: string) {
     const client: AuthenticatedClient = { id: presented.id, method: presented.method };
     ctx.state.client = client;
     await next();
+  };
+}
+
+/**
+ * Middleware for the endpoints resource servers call (introspection, revocation): a client address
+ * over its failure limit is refused up front (429), and every failed client authentication counts
+ * against it, so client secrets cannot be guessed at request rate. Other refusals (a missing
+ * `token`, a bad form) are not guesses and do not count.
+ */
+const CLIENT_AUTH_REFUSAL: Refusal = { of: 'request' };
+
+export function limitFailedClientAuthentication(limits: Pick<FailureLimits, 'checkClient' | 'charge'>) {
+  return async function limitFailedClientAuthenticationMiddleware(ctx: Context, next: Next): Promise<void> {
+    await limits.checkClient(ctx.ip);
+    try {
+      await next();
+    } catch (err) {
+      // Nothing in a wrong client secret vouches for anybody: only the address pays (the refusal table's `request`).
+      if (err instanceof InvalidClient) await limits.charge(CLIENT_AUTH_REFUSAL, { client: ctx.ip, device: undefined });
+      throw err;
+    }
   };
 }

@@ -80,6 +80,11 @@ export class InvalidTarget extends OAuthError {
   readonly code = 'invalid_target';
   readonly status = 400;
 }
+/** RFC 7009 §2.2.1: the server does not revoke tokens of the presented type. */
+export class UnsupportedTokenType extends OAuthError {
+  readonly code = 'unsupported_token_type';
+  readonly status = 400;
+}
 export class InvalidToken extends OAuthError {
   readonly code = 'invalid_token';
   readonly status = 401;

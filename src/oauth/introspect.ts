@@ -2,7 +2,8 @@ import type { Context, Middleware, Next } from 'koa';
 import { toSeconds } from '../clock.js';
 import { accessTokenHandle } from '../tokens/access-token.js';
 import type { AccessTokenRecord, AccessTokenStore } from '../tokens/store.js';
-import { authenticateClient, type ClientRegistry } from './client-auth.js';
+import type { FailureLimits } from '../ops/failure-limits.js';
+import { authenticateClient, limitFailedClientAuthentication, type ClientRegistry } from './client-auth.js';
 import { InvalidRequest } from './errors.js';
 import { noStore, parseForm } from './form.js';
 import { respondJson } from './respond.js';
@@ -78,9 +79,18 @@ export interface ResourceServerEndpointDeps {
   issuer: string;
   realm: string;
   formMaxBytes: number;
+  /** Failed client authentication counts against the client address (secret guessing). */
+  failureLimits: Pick<FailureLimits, 'checkClient' | 'charge'>;
 }
 
 /** POST /oauth2/introspect (RFC 7662) as a pipeline of named middlewares. */
 export function introspectionEndpoint(deps: ResourceServerEndpointDeps): Middleware[] {
-  return [noStore, parseForm(deps.formMaxBytes), authenticateClient(deps.clients, deps.realm), requireTokenParam, introspectToken(deps.store, deps.issuer)];
+  return [
+    noStore,
+    limitFailedClientAuthentication(deps.failureLimits),
+    parseForm(deps.formMaxBytes),
+    authenticateClient(deps.clients, deps.realm),
+    requireTokenParam,
+    introspectToken(deps.store, deps.issuer),
+  ];
 }

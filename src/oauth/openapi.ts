@@ -36,6 +36,7 @@ const bearerErrors: Responses = {
 const clientAuthErrors: Responses = {
   ...formErrors,
   '401': oauthError('invalid_client: missing or wrong client credentials (RFC 6749 §5.2)', challengeHeader('`Basic realm="..."`')),
+  '429': oauthError('Too many failed client authentications from this address (RFC 6585 §4)', retryAfter),
 };
 const tokenForm: RequestBodyObject = {
   required: true,
@@ -198,10 +199,14 @@ export function openApiDocument(config: Config, grants: GrantRegistry): OpenAPIO
       },
       [PATHS.revoke]: {
         post: {
-          summary: 'Token revocation (RFC 7009); 200 for unknown tokens too',
+          summary: 'Token revocation (RFC 7009); 200 for unknown tokens too, unsupported_token_type for asset tokens',
           security: [{ clientSecretBasic: [] }],
           requestBody: tokenForm,
-          responses: { '200': { description: 'Revoked, or nothing to revoke (empty body)' }, ...clientAuthErrors },
+          responses: {
+            '200': { description: 'Revoked, or nothing to revoke (empty body)' },
+            ...clientAuthErrors,
+            '400': oauthError('Malformed request, or unsupported_token_type for an asset token, which is not revoked here (RFC 7009 §2.2.1)'),
+          },
         },
       },
       '/admin/devices/{did}/revoke': {

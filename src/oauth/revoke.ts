@@ -1,18 +1,31 @@
 import type { Context, Middleware } from 'koa';
 import { accessTokenHandle } from '../tokens/access-token.js';
 import type { AccessTokenStore } from '../tokens/store.js';
-import { authenticateClient } from './client-auth.js';
+import { authenticateClient, limitFailedClientAuthentication } from './client-auth.js';
+import { UnsupportedTokenType } from './errors.js';
 import { noStore, parseForm } from './form.js';
 import { requireTokenParam, type ResourceServerEndpointDeps } from './introspect.js';
 
+/** A JWS compact serialization (two dots or more): an asset token, never one of our access tokens. */
+const isJws = (token: string): boolean => {
+  const first = token.indexOf('.');
+  return first >= 0 && token.indexOf('.', first + 1) >= 0;
+};
+
 /**
  * Deletes the access token. RFC 7009 §2.2: 200 whether or not the token was known (an unknown,
- * expired or foreign token, an asset-token JWT included, is simply not there to revoke). The record
- * lives in the shared store, so every instance refuses the token from the next request on.
+ * expired or foreign token is simply not there to revoke). The record lives in the shared store, so
+ * every instance refuses the token from the next request on. An asset token is not ours to revoke:
+ * a 200 would tell the caller it is dead while it stays usable until it is redeemed or expires, so
+ * it gets unsupported_token_type (RFC 7009 §2.2.1); a device is stopped with the admin API.
  */
 export function revokeToken(store: Pick<AccessTokenStore, 'revokeAccessToken'>) {
   return async function revokeTokenMiddleware(ctx: Context): Promise<void> {
-    const handle = accessTokenHandle(ctx.state.presentedToken!);
+    const token = ctx.state.presentedToken!;
+    if (isJws(token)) {
+      throw new UnsupportedTokenType('asset tokens are not revoked here: they are single use and short-lived; revoke the device to refuse them');
+    }
+    const handle = accessTokenHandle(token);
     if (handle) await store.revokeAccessToken(handle);
     ctx.status = 200;
     ctx.body = '';
@@ -21,5 +34,12 @@ export function revokeToken(store: Pick<AccessTokenStore, 'revokeAccessToken'>) 
 
 /** POST /oauth2/revoke (RFC 7009) as a pipeline of named middlewares. */
 export function revocationEndpoint(deps: ResourceServerEndpointDeps): Middleware[] {
-  return [noStore, parseForm(deps.formMaxBytes), authenticateClient(deps.clients, deps.realm), requireTokenParam, revokeToken(deps.store)];
+  return [
+    noStore,
+    limitFailedClientAuthentication(deps.failureLimits),
+    parseForm(deps.formMaxBytes),
+    authenticateClient(deps.clients, deps.realm),
+    requireTokenParam,
+    revokeToken(deps.store),
+  ];
 }

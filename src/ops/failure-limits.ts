@@ -7,6 +7,7 @@ import { MissingCredentials, OAuthError, TooManyRequests } from '../oauth/errors
 import { digest } from '../tokens/keys.js';
 import type { Clock } from '../clock.js';
 import { limitKeysOf, type LimitKey, type Refusal } from '../redemption/refusals.js';
+import { clientAddressKey } from './client-address.js';
 
 /**
  * Brute force and credential-stuffing brake: failed exchanges are counted per client IP and per
@@ -92,11 +93,12 @@ export function createFailureLimits(
       logger.warn({ err }, 'failure limiter unavailable');
     }
   }
-  // Device ids are hashed: keys of bounded length whatever the token carried.
+  // Device ids are hashed: keys of bounded length whatever the token carried. Addresses count per
+  // IPv6 /64 (clientAddressKey).
   const idOf = (key: LimitKey, who: { client: string; device: string | undefined }): string | undefined =>
-    key === 'client' ? who.client : who.device === undefined ? undefined : digest(who.device);
+    key === 'client' ? clientAddressKey(who.client) : who.device === undefined ? undefined : digest(who.device);
   return {
-    checkClient: (ip) => check(limiters.client, ip, 'from this client'),
+    checkClient: (ip) => check(limiters.client, clientAddressKey(ip), 'from this client'),
     checkDevice: (subject) => check(limiters.device, digest(subject), 'for this device'),
     async charge(refusal, who) {
       const counts: Promise<void>[] = [];
