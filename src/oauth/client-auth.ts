@@ -118,14 +118,14 @@ export function authenticateClient(clients: ClientRegistry, realm: string) {
   };
 }
 
+const CLIENT_AUTH_REFUSAL: Refusal = { of: 'request' };
+
 /**
  * Middleware for the endpoints resource servers call (introspection, revocation): a client address
  * over its failure limit is refused up front (429), and every failed client authentication counts
  * against it, so client secrets cannot be guessed at request rate. Other refusals (a missing
  * `token`, a bad form) are not guesses and do not count.
  */
-const CLIENT_AUTH_REFUSAL: Refusal = { of: 'request' };
-
 export function limitFailedClientAuthentication(limits: Pick<FailureLimits, 'checkClient' | 'charge'>) {
   return async function limitFailedClientAuthenticationMiddleware(ctx: Context, next: Next): Promise<void> {
     await limits.checkClient(ctx.ip);
