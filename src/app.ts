@@ -31,7 +31,7 @@ import { renderErrors } from './oauth/render-error.js';
 import { revocationEndpoint } from './oauth/revoke.js';
 import { tokenEndpoint } from './oauth/token-endpoint.js';
 import { requireBearerSecret } from './resource/bearer-secret.js';
-import { authenticate, requireAuthorization, resourceChallenge, type GuardDeps } from './resource/guard.js';
+import { authenticate, consumeAssetToken, requireAuthorization, resourceChallenge, type GuardDeps } from './resource/guard.js';
 import { parseJsonBody } from './resource/json-body.js';
 import type { RedemptionDeps } from './redemption/redeem.js';
 import { ingestEvent, showResource } from './resource/routes.js';
@@ -139,8 +139,10 @@ export function createApp(deps: AppDeps): Koa {
       PATHS.ingest,
       offerDpopNonce(dpop),
       requireAuthorization(guard),
+      // A session (or an asset token's signature) is checked before up to INGEST_MAX_BYTES are read.
+      authenticate(guard, { acceptAssetTokens: true, consumeAfterBody: true }),
       parseJsonBody(config.ingest.maxBytes),
-      authenticate(guard, { acceptAssetTokens: true }),
+      consumeAssetToken(guard),
       ingestEvent({ ingest, uses: store, clock }),
     ),
   );

@@ -67,7 +67,7 @@ export const ENV_DESCRIPTIONS: Record<string, string> = {
   HTTP_KEEPALIVE_TIMEOUT_MS: 'Idle keep-alive connection timeout.',
   HTTP_MAX_HEADER_BYTES: 'Largest request head (431 above).',
   TRUSTED_PROXY_HOPS: 'Reverse proxies in front of assetgate that append to X-Forwarded-For. 0: the client address is the socket peer and the header is ignored; N: the Nth address from the right (what the failure limits count per client).',
-  METRICS_TOKEN: 'When set, GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>`. Secret: masked by `assetgate config check`.',
+  METRICS_TOKEN: 'When set, GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>`; in production /metrics is served only when it is set. Secret: masked by `assetgate config check`.',
 };
 
 type JsonSchema = {

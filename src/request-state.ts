@@ -3,6 +3,7 @@ import type { AuthenticatedClient } from './oauth/client-auth.js';
 import type { OAuthError } from './oauth/errors.js';
 import type { FormParams } from './oauth/form.js';
 import type { Credentials } from './resource/credentials.js';
+import type { VerifiedRedemption } from './redemption/redeem.js';
 import type { Principal } from './resource/guard.js';
 import type { AssertionUse } from './tokens/store.js';
 
@@ -33,6 +34,8 @@ declare module 'koa' {
     credentials?: Credentials;
     /** authenticate: who is calling a resource. */
     principal?: Principal;
+    /** authenticate with consumeAfterBody (bearer sequence at /ingestapi): verified, consumed by consumeAssetToken. */
+    verifiedRedemption?: VerifiedRedemption;
     /** authenticate (bearer sequence): the asset token use to release when the request fails after it. */
     assertionUse?: AssertionUse;
     /** parseJsonBody: the validated JSON text of an ingest request. */

@@ -79,6 +79,25 @@ const CONSUME_REFUSALS = {
  * store or issuer outage its own error, neither of them a refusal.
  */
 export async function redeemAssetToken(token: string, site: RedemptionSite, deps: RedemptionDeps): Promise<Redemption> {
+  return consumeRedemption(await verifyRedemption(token, site, deps), deps);
+}
+
+/** An asset token verified and its possession shown, not consumed yet (verifyRedemption). */
+export interface VerifiedRedemption {
+  site: RedemptionSite;
+  claims: AssetClaims;
+  jkt: string | undefined;
+  /** The request proved the token's own key with a fresh proof (the refusal table's `proven`). */
+  proven: boolean;
+}
+
+/**
+ * The first half of a redemption, which writes nothing but a DPoP proof's mark: verify, refuse a
+ * device over its limit, show possession. The bearer sequence reads the request body between the
+ * halves, so a body that is refused (413, 415, 400) leaves the asset token unspent, and nothing of
+ * the body is read before the token is known to be genuine.
+ */
+export async function verifyRedemption(token: string, site: RedemptionSite, deps: RedemptionDeps): Promise<VerifiedRedemption> {
   let claims: AssetClaims;
   try {
     claims = await verifyAssetToken(token, deps.verify);
@@ -115,7 +134,12 @@ export async function redeemAssetToken(token: string, site: RedemptionSite, deps
     }
     throw err;
   }
+  return { site, claims, jkt, proven };
+}
 
+/** The second half: consume the single-use id (atomically with saving the session, if any), tell the observer. */
+export async function consumeRedemption(verified: VerifiedRedemption, deps: RedemptionDeps): Promise<Redemption> {
+  const { site, claims, jkt, proven } = verified;
   const use = assertionUseOf(claims, deps.verify.skewSeconds);
   const outcome = await deps.uses.consumeAssertion(use, site.at === 'token_endpoint' ? site.session(claims, jkt) : undefined);
   if (outcome !== 'accepted') {

@@ -6,7 +6,7 @@ import { PossessionRefused, proveAtResource } from '../dpop/possession.js';
 import { DpopProofRejected } from '../dpop/proof.js';
 import { InvalidDpopProofAtResource, InvalidToken, UseDpopNonceAtResource, type OAuthError } from '../oauth/errors.js';
 import type { FailureLimits } from '../ops/failure-limits.js';
-import { redeemAssetToken, RedemptionRefused, type Redemption, type RedemptionDeps } from '../redemption/redeem.js';
+import { consumeRedemption, RedemptionRefused, verifyRedemption, type Redemption, type RedemptionDeps, type VerifiedRedemption } from '../redemption/redeem.js';
 import { accessTokenHandle } from '../tokens/access-token.js';
 import type { AccessTokenStore } from '../tokens/store.js';
 import { challengeFor, type AuthScheme, type Challenge } from './challenge.js';
@@ -59,9 +59,12 @@ export function requireAuthorization(deps: GuardDeps) {
 /**
  * Resolves the presented token into ctx.state.principal: an access token from the store, or (bearer
  * sequence) an asset token verified like at the token endpoint and consumed (single use). Either way
- * the proof of possession is checked before anything is consumed.
+ * the proof of possession is checked before anything is consumed. With `consumeAfterBody`, an asset
+ * token is only verified here (ctx.state.verifiedRedemption) and consumeAssetToken, after the body
+ * is read, consumes it: nothing of a body is read for a token that is not genuine, and a refused
+ * body leaves the token unspent.
  */
-export function authenticate(deps: GuardDeps, options: { acceptAssetTokens: boolean }) {
+export function authenticate(deps: GuardDeps, options: { acceptAssetTokens: boolean; consumeAfterBody?: boolean }) {
   return async function authenticateMiddleware(ctx: Context, next: Next): Promise<void> {
     const credentials = ctx.state.credentials as Credentials;
     const token = credentials.token;
@@ -69,10 +72,23 @@ export function authenticate(deps: GuardDeps, options: { acceptAssetTokens: bool
     // Two dots or more: a JWS compact serialization, not an access token (no array per request).
     const looksLikeJwt = firstDot >= 0 && token.indexOf('.', firstDot + 1) >= 0;
     if (looksLikeJwt && options.acceptAssetTokens) {
-      ctx.state.principal = await principalFromAssetToken(credentials, deps, ctx);
+      await deps.failureLimits.checkClient(ctx.ip);
+      const site = { at: 'resource', scheme: credentials.scheme, proof: presentedProof(ctx, deps.dpop.publicUrl) } as const;
+      const verified = await refusedAtResource(verifyRedemption(token, site, deps.redemption), credentials, deps, ctx);
+      if (options.consumeAfterBody) ctx.state.verifiedRedemption = verified;
+      else ctx.state.principal = await principalFromAssetToken(verified, credentials, deps, ctx);
     } else {
       ctx.state.principal = await principalFromAccessToken(credentials, deps, ctx);
     }
+    await next();
+  };
+}
+
+/** Middleware after the body (see authenticate's `consumeAfterBody`): consumes a verified asset token. */
+export function consumeAssetToken(deps: GuardDeps) {
+  return async function consumeAssetTokenMiddleware(ctx: Context, next: Next): Promise<void> {
+    const verified = ctx.state.verifiedRedemption;
+    if (verified) ctx.state.principal = await principalFromAssetToken(verified, ctx.state.credentials!, deps, ctx);
     await next();
   };
 }
@@ -126,11 +142,9 @@ async function principalFromAccessToken(credentials: Credentials, deps: GuardDep
  * The bearer sequence: the asset token is redeemed like at the token endpoint (redemption/redeem.ts),
  * without a session; its refusals are charged to the failure limits by the same table.
  */
-async function principalFromAssetToken(credentials: Credentials, deps: GuardDeps, ctx: Context): Promise<Principal> {
-  await deps.failureLimits.checkClient(ctx.ip);
-  let redemption: Redemption;
+async function refusedAtResource<T>(step: Promise<T>, credentials: Credentials, deps: GuardDeps, ctx: Context): Promise<T> {
   try {
-    redemption = await redeemAssetToken(credentials.token, { at: 'resource', scheme: credentials.scheme, proof: presentedProof(ctx, deps.dpop.publicUrl) }, deps.redemption);
+    return await step;
   } catch (err) {
     if (!(err instanceof RedemptionRefused)) throw err;
     await deps.failureLimits.charge(err.refusal, { client: ctx.ip, device: err.subject });
@@ -140,6 +154,10 @@ async function principalFromAssetToken(credentials: Credentials, deps: GuardDeps
     }
     throw possessionError(cause, deps);
   }
+}
+
+async function principalFromAssetToken(verified: VerifiedRedemption, credentials: Credentials, deps: GuardDeps, ctx: Context): Promise<Principal> {
+  const redemption: Redemption = await refusedAtResource(consumeRedemption(verified, deps.redemption), credentials, deps, ctx);
   const { claims, use, jkt } = redemption;
   const principal: Principal = { via: 'asset_token', sub: claims.subject, iss: claims.iss, exp: claims.exp };
   if (claims.did !== undefined) principal.did = claims.did;

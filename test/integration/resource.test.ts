@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { call, postForm, startAssetgate, type Harness } from '../support/harness.js';
 import { assetToken, MockIssuer } from '../support/mock-issuer.js';
+import { rawHead, rawRequest } from '../support/attack.js';
 
 const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 // Under the default policy (`optional`) both schemes are accepted, so both are offered.
@@ -129,6 +130,20 @@ describe('POST /ingestapi', () => {
     expect(broken.status).toBe(400);
     expect(broken.json.error).toBe('invalid_request');
     expect((await ingest(asset, '{"ok":true}')).status).toBe(202);
+  });
+
+  it('checks the credentials before it reads the body: no one gets the server to buffer INGEST_MAX_BYTES for nothing', async () => {
+    const oversized = JSON.stringify({ pad: 'x'.repeat(4096) });
+    for (const token of ['AAAAAAAAAAAA.' + 'B'.repeat(43), await mint({ aud: ['https://not-us'] })]) {
+      const res = await ingest(token, oversized);
+      expect([res.status, res.json.error]).toEqual([401, 'invalid_token']);
+    }
+    // A body announced and never sent: the refusal comes without waiting for it.
+    const head = rawHead('POST', '/ingestapi', { Authorization: `Bearer ${'AAAAAAAAAAAA.' + 'B'.repeat(43)}`, 'Content-Type': 'application/json', 'Content-Length': 1000 });
+    const started = Date.now();
+    const unsent = await rawRequest(ag.url, [head, '{"a":']);
+    expect(unsent.status).toBe(401);
+    expect(Date.now() - started).toBeLessThan(5000);
   });
 
   it('trims the stream to about the configured maximum length, oldest first', async () => {
