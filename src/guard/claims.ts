@@ -6,6 +6,8 @@ export interface DeviceClaims {
   aid?: string;
   /** Space-separated granted scopes (RFC 6749 §3.3). */
   scope?: string;
+  /** The resource identifiers the session is valid at (RFC 8707); the guard's own is one of them. */
+  aud: string[];
   exp: number;
   iat: number;
   /** The issuer (Salesforce site) of the asset token the session was exchanged from. */

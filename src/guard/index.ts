@@ -22,6 +22,11 @@ export type { IntrospectionClientOptions } from './introspection-resolver.js';
 export type { GuardRedis } from './redis-reader.js';
 
 interface CommonGuardOptions {
+  /**
+   * The resource identifier of this service, as configured at assetgate (RESOURCE_SERVERS, RFC 8707):
+   * a session issued for any other resource is refused with invalid_token (RFC 9700 §2.3).
+   */
+  resource: string;
   /** RFC 6750 realm of the challenges. Default "assetgate". */
   realm?: string;
   /** Every one of these scopes must have been granted, else 403 insufficient_scope (RFC 6750 §3.1). */
@@ -126,6 +131,8 @@ export function assetgateGuard(options: AssetgateGuardOptions): Middleware {
     const { scheme, token } = readCredentials(ctx.req, fail);
     const claims = await resolver.resolve(token);
     if (!claims) throw fail(new InvalidToken('access token is invalid, expired or revoked'), scheme);
+    // Before any proof is checked: a session for another service is refused whatever it proves.
+    if (!claims.aud.includes(options.resource)) throw fail(new InvalidToken('access token is not meant for this resource'), scheme);
     if (claims.cnf) {
       // RFC 9449 §7.2: a bound token is only accepted with a proof from its key; never as Bearer.
       if (scheme !== 'DPoP') throw fail(new InvalidToken('this token is bound to a key: use the DPoP scheme with a proof'), 'DPoP');

@@ -28,6 +28,10 @@ export function basicAuthorization(clientId: string, clientSecret: string): stri
 
 const optionalString = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
+/** RFC 7662 §2.2 `aud`: a string or a list of them; anything else names no resource (the session is then valid nowhere here). */
+const audienceOf = (aud: unknown): string[] =>
+  typeof aud === 'string' ? [aud] : Array.isArray(aud) ? aud.filter((a): a is string => typeof a === 'string') : [];
+
 /** Pure: an RFC 7662 response body -> claims, null when inactive; throws when it makes no sense. */
 export function claimsOfIntrospection(body: unknown): DeviceClaims | null {
   if (typeof body !== 'object' || body === null) throw new GuardUnavailableError('introspection answered no JSON object');
@@ -36,7 +40,7 @@ export function claimsOfIntrospection(body: unknown): DeviceClaims | null {
   if (typeof b.sub !== 'string' || typeof b.exp !== 'number' || typeof b.iat !== 'number') {
     throw new GuardUnavailableError('active introspection answer lacks sub, exp or iat');
   }
-  const claims: DeviceClaims = { sub: b.sub, exp: b.exp, iat: b.iat, assetTokenIssuer: optionalString(b.asset_token_issuer) ?? '' };
+  const claims: DeviceClaims = { sub: b.sub, aud: audienceOf(b.aud), exp: b.exp, iat: b.iat, assetTokenIssuer: optionalString(b.asset_token_issuer) ?? '' };
   const did = optionalString(b.did);
   const aid = optionalString(b.aid);
   const scope = optionalString(b.scope);

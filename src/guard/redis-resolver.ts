@@ -5,7 +5,7 @@ import type { DeviceClaims, TokenResolver } from './claims.js';
 import type { AccessTokenReader } from '../tokens/store.js';
 
 export const claimsOfRecord = (record: AccessTokenRecord): DeviceClaims => {
-  const claims: DeviceClaims = { sub: record.sub, exp: toSeconds(record.exp), iat: toSeconds(record.iat), assetTokenIssuer: record.iss };
+  const claims: DeviceClaims = { sub: record.sub, aud: [...record.aud], exp: toSeconds(record.exp), iat: toSeconds(record.iat), assetTokenIssuer: record.iss };
   if (record.did !== undefined) claims.did = record.did;
   if (record.aid !== undefined) claims.aid = record.aid;
   if (record.scope !== undefined) claims.scope = record.scope;

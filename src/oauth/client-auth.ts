@@ -23,6 +23,8 @@ export type ClientAuthMethod = typeof CLIENT_AUTH_BASIC | typeof CLIENT_AUTH_POS
 export interface AuthenticatedClient {
   id: string;
   method: ClientAuthMethod;
+  /** The resource this client is, when the configuration binds it to one (RFC 7662 §2.2). */
+  resource?: string;
 }
 
 interface PresentedCredentials {
@@ -45,11 +47,20 @@ export function secretMatches(presented: string, expectedDigest: Buffer): boolea
 /** Configured clients, held as secret digests only (the clear secrets stay in the configuration). */
 export class ClientRegistry {
   private readonly digests = new Map<string, Buffer>();
+  private readonly resources = new Map<string, string>();
   // An unknown id is compared against this, so it costs the same as a wrong secret.
   private readonly decoy = secretDigest(randomBytes(32).toString('base64url'));
 
   constructor(clients: readonly ClientCredential[]) {
-    for (const c of clients) this.digests.set(c.id, secretDigest(c.secret));
+    for (const c of clients) {
+      this.digests.set(c.id, secretDigest(c.secret));
+      if (c.resource !== undefined) this.resources.set(c.id, c.resource);
+    }
+  }
+
+  /** The resource a client is bound to, if any. */
+  resourceOf(id: string): string | undefined {
+    return this.resources.get(id);
   }
 
   get size(): number {
@@ -113,6 +124,8 @@ export function authenticateClient(clients: ClientRegistry, realm: string) {
       });
     }
     const client: AuthenticatedClient = { id: presented.id, method: presented.method };
+    const resource = clients.resourceOf(presented.id);
+    if (resource !== undefined) client.resource = resource;
     ctx.state.client = client;
     await next();
   };

@@ -22,6 +22,8 @@ export interface ActiveIntrospection {
   did?: string;
   aid?: string;
   scope?: string;
+  /** RFC 7662 §2.2: the resource identifiers the session is valid at (RFC 8707). */
+  aud: string[];
   /** Extension: the asset token issuer (the Salesforce site) the session was exchanged from. */
   asset_token_issuer: string;
   /** RFC 7800 §3.1 / RFC 9449 §6.2 confirmation of a bound token. */
@@ -42,6 +44,7 @@ export function introspectionOf(record: AccessTokenRecord, issuer: string): Acti
     iat: toSeconds(record.iat),
     iss: issuer,
     sub: record.sub,
+    aud: [...record.aud],
     asset_token_issuer: record.iss,
   };
   if (record.did !== undefined) body.did = record.did;
@@ -62,12 +65,18 @@ export function requireTokenParam(ctx: Context, next: Next): Promise<void> {
   return next();
 }
 
-/** Looks the token up: anything but a live access token (asset-token JWTs included) is inactive. */
+/**
+ * Looks the token up: anything but a live access token (asset-token JWTs included) is inactive. A
+ * client bound to a resource is told `active: false` for a session not meant for it (RFC 7662 §2.2):
+ * one resource server cannot use, or learn about, sessions issued for another.
+ */
 export function introspectToken(store: Pick<AccessTokenStore, 'findAccessToken'>, issuer: string) {
   return async function introspectTokenMiddleware(ctx: Context): Promise<void> {
     const handle = accessTokenHandle(ctx.state.presentedToken!);
     const record = handle ? await store.findAccessToken(handle) : null;
-    const body: IntrospectionResponse = record ? introspectionOf(record, issuer) : INACTIVE;
+    const bound = ctx.state.client?.resource;
+    const meantForCaller = record !== null && (bound === undefined || record.aud.includes(bound));
+    const body: IntrospectionResponse = meantForCaller ? introspectionOf(record, issuer) : INACTIVE;
     respondJson(ctx, body);
   };
 }

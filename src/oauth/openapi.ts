@@ -76,7 +76,7 @@ const schemas: Record<string, Schema> = {
   },
   ActiveIntrospection: {
     type: 'object',
-    required: ['active', 'token_type', 'exp', 'iat', 'iss', 'sub', 'asset_token_issuer'],
+    required: ['active', 'token_type', 'exp', 'iat', 'iss', 'sub', 'aud', 'asset_token_issuer'],
     additionalProperties: false,
     properties: {
       active: { const: true },
@@ -88,6 +88,7 @@ const schemas: Record<string, Schema> = {
       did: { type: 'string' },
       aid: { type: 'string' },
       scope: { type: 'string' },
+      aud: { type: 'array', items: { type: 'string' }, description: 'Resource identifiers the session is valid at (RFC 8707)' },
       asset_token_issuer: { type: 'string', description: 'Issuer of the asset token the session came from' },
       cnf: { type: 'object', required: ['jkt'], properties: { jkt: { type: 'string' } }, additionalProperties: false },
     },

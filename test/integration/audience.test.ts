@@ -1,9 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as oauth from 'oauth4webapi';
-import type { ConfigLayer } from '../../src/config.js';
+import { createServer } from 'node:http';
+import Koa from 'koa';
+import { loadConfig, type ConfigLayer } from '../../src/config.js';
+import { assetgateGuard, type AssetgateGuardOptions, type DeviceClaims } from '../../src/guard/index.js';
+import { connectRedis, waitForReady, type RedisConnection } from '../../src/tokens/redis-client.js';
 import { call, postForm, startAssetgate, type Harness } from '../support/harness.js';
 import { assetToken, MockIssuer } from '../support/mock-issuer.js';
-import { keysUnder } from '../support/redis.js';
+import { keysUnder, testRedisEnv } from '../support/redis.js';
 import { JWT_BEARER } from '../support/resource-servers.js';
 
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -11,14 +15,20 @@ const JWT_TYPE = 'urn:ietf:params:oauth:token-type:jwt';
 const TELEMETRY = 'https://telemetry.example/v1';
 const FIRMWARE = 'https://firmware.example';
 
+/** An introspection client bound to the telemetry resource, and one bound to none. */
+const TELEMETRY_CLIENT = { id: 'telemetry-rs', secret: 'telemetry-secret-0123456789', resource: TELEMETRY };
+const ANY_CLIENT = { id: 'any-rs', secret: 'any-rs-secret-0123456789' };
+
 let issuer: MockIssuer;
 let ag: Harness;
+let redis: RedisConnection;
+const services: Array<{ close(): Promise<void> }> = [];
 
 const layer = (iss: string): ConfigLayer => ({
   source: 'audience.yaml',
   settings: {},
   issuers: [{ issuer: iss, assetScopes: { '02iCONSOLE': ['telemetry:read', 'telemetry:write', 'ingest'] }, scopes: ['telemetry:read', 'ingest'] }],
-  introspectionClients: [],
+  introspectionClients: [TELEMETRY_CLIENT, ANY_CLIENT],
   resourceServers: [
     { resource: TELEMETRY, name: 'telemetry', scopes: ['telemetry:read', 'telemetry:write'], maxTokenLifetimeSeconds: 600 },
     { resource: FIRMWARE, name: 'firmware' },
@@ -28,8 +38,12 @@ const layer = (iss: string): ConfigLayer => ({
 beforeAll(async () => {
   issuer = await MockIssuer.start();
   ag = await startAssetgate({ env: { TRUSTED_ISSUERS: issuer.url, SUPPORTED_SCOPES: 'ingest' }, layer: layer(issuer.url) });
+  redis = connectRedis(loadConfig(testRedisEnv()).redis!);
+  await waitForReady(redis, 5000);
 });
 afterAll(async () => {
+  for (const s of services) await s.close();
+  redis.disconnect();
   await ag.close();
   await issuer.close();
 });
@@ -171,5 +185,80 @@ describe('scopes with nothing configured', () => {
     const plain = await postForm(bare.tokenEndpoint, { grant_type: JWT_BEARER, assertion: await assetToken(issuer, bare.tokenEndpoint) });
     expect(plain.status).toBe(200);
     expect(plain.json).not.toHaveProperty('scope');
+  });
+});
+
+/** Another service, protected by the guard library. */
+async function guarded(options: AssetgateGuardOptions): Promise<string> {
+  const app = new Koa();
+  app.use(assetgateGuard(options));
+  app.use((ctx) => {
+    ctx.body = { device: ctx.state.device as DeviceClaims };
+  });
+  const server = createServer(app.callback());
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  services.push({
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    },
+  });
+  return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+}
+
+const sessionAt = async (...resources: string[]) => (await jwtBearer(resources.map((r): [string, string] => ['resource', r]))).json.access_token as string;
+const bearer = (url: string, token: string) => call(url, { headers: { authorization: `Bearer ${token}` } });
+
+describe('a session for one resource server is refused at another', () => {
+  it('introspection answers aud, and `active: false` to a client bound to another resource (RFC 7662 §2.2)', async () => {
+    const as: oauth.AuthorizationServer = { issuer: ag.url, introspection_endpoint: `${ag.url}/oauth2/introspect` };
+    const introspect = async (client: { id: string; secret: string }, token: string) => {
+      const c: oauth.Client = { client_id: client.id };
+      const response = await oauth.introspectionRequest(as, c, oauth.ClientSecretBasic(client.secret), token, { [oauth.allowInsecureRequests]: true });
+      return oauth.processIntrospectionResponse(as, c, response);
+    };
+    const forTelemetry = await sessionAt(TELEMETRY);
+    const forFirmware = await sessionAt(FIRMWARE);
+    const forBoth = await sessionAt(FIRMWARE, TELEMETRY);
+    expect(await introspect(TELEMETRY_CLIENT, forTelemetry)).toMatchObject({ active: true, aud: [TELEMETRY] });
+    expect(await introspect(TELEMETRY_CLIENT, forBoth)).toMatchObject({ active: true, aud: [FIRMWARE, TELEMETRY] });
+    expect(await introspect(TELEMETRY_CLIENT, forFirmware)).toEqual({ active: false });
+    expect(await introspect(TELEMETRY_CLIENT, (await jwtBearer()).json.access_token as string)).toEqual({ active: false });
+    // A client bound to nothing sees every live session, with its audience.
+    expect(await introspect(ANY_CLIENT, forFirmware)).toMatchObject({ active: true, aud: [FIRMWARE] });
+    expect(await introspect(ANY_CLIENT, (await jwtBearer()).json.access_token as string)).toMatchObject({ active: true, aud: [ag.url] });
+  });
+
+  it.each<[string, () => AssetgateGuardOptions]>([
+    ['redis', () => ({ mode: 'redis', redis, keyPrefix: ag.prefix, resource: TELEMETRY })],
+    [
+      'introspection (bound client)',
+      () => ({ mode: 'introspection', introspectionEndpoint: `${ag.url}/oauth2/introspect`, clientId: TELEMETRY_CLIENT.id, clientSecret: TELEMETRY_CLIENT.secret, resource: TELEMETRY, cacheTtlMs: 0 }),
+    ],
+    [
+      'introspection (unbound client: the guard checks aud itself)',
+      () => ({ mode: 'introspection', introspectionEndpoint: `${ag.url}/oauth2/introspect`, clientId: ANY_CLIENT.id, clientSecret: ANY_CLIENT.secret, resource: TELEMETRY, cacheTtlMs: 0 }),
+    ],
+  ])('guard library, %s mode: accepts its own sessions, refuses others with 401 invalid_token', async (_, options) => {
+    const url = await guarded(options());
+    const mine = await bearer(url, await sessionAt(TELEMETRY));
+    expect(mine.status).toBe(200);
+    expect((mine.json.device as DeviceClaims).aud).toEqual([TELEMETRY]);
+    expect((await bearer(url, await sessionAt(ag.url, TELEMETRY))).status).toBe(200);
+    for (const token of [await sessionAt(FIRMWARE), (await jwtBearer()).json.access_token as string]) {
+      const refused = await bearer(url, token);
+      expect(refused.status).toBe(401);
+      expect(refused.json.error).toBe('invalid_token');
+      expect(refused.headers.get('www-authenticate')).toMatch(/error="invalid_token"/);
+    }
+  });
+
+  it('device-wide revocation ends restricted sessions everywhere', async () => {
+    const did = `dev-${crypto.randomUUID()}`;
+    const token = (await jwtBearer([['resource', TELEMETRY]], { did })).json.access_token as string;
+    const url = await guarded({ mode: 'redis', redis, keyPrefix: ag.prefix, resource: TELEMETRY });
+    expect((await bearer(url, token)).status).toBe(200);
+    await ag.runtime.deps.store.revokeDevice(did, Date.now());
+    expect((await bearer(url, token)).status).toBe(401);
   });
 });

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import Koa from 'koa';
 import { assetgateGuard, type AssetgateGuardOptions, type DeviceClaims } from '../../src/guard/index.js';
 import { connectRedis, createRedisClient, waitForReady, type RedisConnection } from '../../src/tokens/redis-client.js';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig, type ConfigLayer } from '../../src/config.js';
 import { call, postForm, startAssetgate, type Harness } from '../support/harness.js';
 import { assetToken, MockIssuer } from '../support/mock-issuer.js';
 import { testRedisEnv } from '../support/redis.js';
@@ -28,6 +28,16 @@ async function startService(options: AssetgateGuardOptions): Promise<{ url: stri
   };
 }
 
+/** The service the guard protects, as assetgate knows it; sessions default to it here. */
+const SERVICE = 'https://orders.example';
+const serviceScopes: ConfigLayer = {
+  source: 'guard.yaml',
+  settings: {},
+  issuers: [],
+  introspectionClients: [],
+  resourceServers: [{ resource: SERVICE, scopes: ['ingest', 'read'] }],
+};
+
 let issuer: MockIssuer;
 let ag: Harness;
 let redis: RedisConnection;
@@ -43,7 +53,7 @@ const get = (url: string, token?: string) => call(url, token === undefined ? {} 
 
 beforeAll(async () => {
   issuer = await MockIssuer.start();
-  ag = await startAssetgate({ env: { TRUSTED_ISSUERS: issuer.url, INTROSPECTION_CLIENTS, SUPPORTED_SCOPES: 'ingest read' } });
+  ag = await startAssetgate({ env: { TRUSTED_ISSUERS: issuer.url, INTROSPECTION_CLIENTS, RESOURCE_SERVERS: SERVICE, DEFAULT_RESOURCES: SERVICE }, layer: serviceScopes });
   redis = connectRedis(loadConfig(testRedisEnv()).redis!);
   await waitForReady(redis, 5000);
 });
@@ -59,13 +69,14 @@ const introspectionOptions = (extra: Partial<AssetgateGuardOptions> = {}): Asset
   introspectionEndpoint: `${ag.url}/oauth2/introspect`,
   clientId: ODD.id, // needs form-urlencoding in Basic: proves the guard encodes it
   clientSecret: ODD.secret,
+  resource: SERVICE,
   realm: 'svc',
   onUnavailable: (err) => unavailable.push(err),
   ...extra,
 } as AssetgateGuardOptions);
 
 describe.each([
-  ['redis', () => ({ mode: 'redis', redis, keyPrefix: ag.prefix, realm: 'svc' }) as AssetgateGuardOptions],
+  ['redis', () => ({ mode: 'redis', redis, keyPrefix: ag.prefix, realm: 'svc', resource: SERVICE }) as AssetgateGuardOptions],
   ['introspection', () => introspectionOptions({ cacheTtlMs: 60_000 })],
 ])('assetgateGuard, %s mode', (_mode, options) => {
   let svc: { url: string };
@@ -79,7 +90,7 @@ describe.each([
     const res = await get(svc.url, token);
     expect(res.status).toBe(200);
     expect(res.json).toEqual({
-      device: { sub: did, did, aid: '02iGUARD', scope: 'ingest read', exp: expect.any(Number), iat: expect.any(Number), assetTokenIssuer: issuer.url },
+      device: { sub: did, did, aid: '02iGUARD', scope: 'ingest read', aud: [SERVICE], exp: expect.any(Number), iat: expect.any(Number), assetTokenIssuer: issuer.url },
       bearerLeft: false,
     });
   });
@@ -123,7 +134,7 @@ describe.each([
 
 describe('staleness after a revocation', () => {
   it('redis mode: refused on the very next request', async () => {
-    const svc = await service({ mode: 'redis', redis, keyPrefix: ag.prefix });
+    const svc = await service({ mode: 'redis', redis, keyPrefix: ag.prefix, resource: SERVICE });
     const token = await sessionFor(ag, issuer);
     expect((await get(svc.url, token)).status).toBe(200);
     await revoke(ag, token);
@@ -159,28 +170,29 @@ describe('staleness after a revocation', () => {
 
 describe('an issuer the server no longer trusts', () => {
   it('redis mode refuses its sessions once assetgate restarts without it, as the server does', async () => {
-    const dropped = await MockIssuer.start();
-    const kept = await MockIssuer.start();
-    const before = await startAssetgate({ env: { TRUSTED_ISSUERS: `${kept.url},${dropped.url}` } });
+    const droppedIssuer = await MockIssuer.start();
+    const keptIssuer = await MockIssuer.start();
+    const before = await startAssetgate({ env: { TRUSTED_ISSUERS: `${keptIssuer.url},${droppedIssuer.url}`, RESOURCE_SERVERS: SERVICE } });
     let after: Harness | undefined;
     try {
-      const droppedSession = await sessionFor(before, dropped);
-      const keptSession = await sessionFor(before, kept);
-      const longLived = await service({ mode: 'redis', redis, keyPrefix: before.prefix, issuerRefreshMs: 0 });
-      expect((await get(longLived.url, droppedSession)).status).toBe(200);
+      // Sessions for the built-in routes (the default), and for the service.
+      const dropped = { builtin: await sessionFor(before, droppedIssuer), service: await sessionFor(before, droppedIssuer, {}, { resource: SERVICE }) };
+      const kept = { builtin: await sessionFor(before, keptIssuer), service: await sessionFor(before, keptIssuer, {}, { resource: SERVICE }) };
+      const longLived = await service({ mode: 'redis', redis, keyPrefix: before.prefix, issuerRefreshMs: 0, resource: SERVICE });
+      expect((await get(longLived.url, dropped.service)).status).toBe(200);
 
       // The operator drops the issuer from TRUSTED_ISSUERS and restarts assetgate on the same keyspace.
-      after = await startAssetgate({ prefix: before.prefix, env: { TRUSTED_ISSUERS: kept.url } });
-      const fresh = await service({ mode: 'redis', redis, keyPrefix: before.prefix });
-      for (const url of [`${after.url}/resource`, longLived.url, fresh.url]) {
-        expect((await get(url, droppedSession)).status).toBe(401);
-        expect((await get(url, keptSession)).status).toBe(200);
+      after = await startAssetgate({ prefix: before.prefix, env: { TRUSTED_ISSUERS: keptIssuer.url, RESOURCE_SERVERS: SERVICE } });
+      const fresh = await service({ mode: 'redis', redis, keyPrefix: before.prefix, resource: SERVICE });
+      for (const [url, session] of [[`${after.url}/resource`, 'builtin'], [longLived.url, 'service'], [fresh.url, 'service']] as const) {
+        expect((await get(url, dropped[session])).status).toBe(401);
+        expect((await get(url, kept[session])).status).toBe(200);
       }
     } finally {
       await after?.close();
       await before.close();
-      await dropped.close();
-      await kept.close();
+      await droppedIssuer.close();
+      await keptIssuer.close();
     }
   });
 });
@@ -203,7 +215,7 @@ describe('when the token state cannot be learnt: 503, retryable', () => {
   it('redis mode refuses (503) a keyspace of another schema version, and says why', async () => {
     const otherPrefix = `${ag.prefix}unmigrated:`;
     const seen: Error[] = [];
-    const svc = await service({ mode: 'redis', redis, keyPrefix: otherPrefix, onUnavailable: (err) => seen.push(err) });
+    const svc = await service({ mode: 'redis', redis, keyPrefix: otherPrefix, resource: SERVICE, onUnavailable: (err) => seen.push(err) });
     const res = await get(svc.url, await sessionFor(ag, issuer));
     expect(res.status).toBe(503);
     expect(res.json.error).toBe('temporarily_unavailable');
@@ -214,7 +226,7 @@ describe('when the token state cannot be learnt: 503, retryable', () => {
     const dead = createRedisClient('redis://127.0.0.1:1', { lazyConnect: true });
     dead.on('error', () => undefined);
     try {
-      const svc = await service({ mode: 'redis', redis: dead, keyPrefix: ag.prefix });
+      const svc = await service({ mode: 'redis', redis: dead, keyPrefix: ag.prefix, resource: SERVICE });
       const res = await get(svc.url, await sessionFor(ag, issuer));
       expect(res.status).toBe(503);
       expect(res.json.error).toBe('temporarily_unavailable');
@@ -235,7 +247,7 @@ describe('key-bound (DPoP) tokens through the guard library', () => {
   }
 
   describe.each([
-    ['redis', () => ({ mode: 'redis', redis, keyPrefix: ag.prefix }) as AssetgateGuardOptions],
+    ['redis', () => ({ mode: 'redis', redis, keyPrefix: ag.prefix, resource: SERVICE }) as AssetgateGuardOptions],
     ['introspection', () => introspectionOptions({ cacheTtlMs: 0 })],
   ])('%s mode', (_mode, options) => {
     it('accepts a bound token only as DPoP with a proof from its key, covering the token (ath)', async () => {

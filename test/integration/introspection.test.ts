@@ -36,6 +36,7 @@ describe('POST /oauth2/introspect (RFC 7662)', () => {
       did: 'dev-intro-1',
       aid: '02iINTRO',
       scope: 'ingest read',
+      aud: [ag.url],
       asset_token_issuer: issuer.url,
     });
     expect(res.json.iat).toBe(nowSeconds());
@@ -52,6 +53,7 @@ describe('POST /oauth2/introspect (RFC 7662)', () => {
       iat: expect.any(Number),
       iss: ag.url,
       sub: 'generic-subject',
+      aud: [ag.url],
       asset_token_issuer: issuer.url,
     });
   });

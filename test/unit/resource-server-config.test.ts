@@ -67,12 +67,18 @@ describe('pure policies', () => {
     expect(claimsOfIntrospection({ active: false })).toBeNull();
     expect(claimsOfIntrospection({ active: true, sub: 's', exp: 2, iat: 1, did: 's', asset_token_issuer: 'https://i', cnf: { jkt: 'k' } })).toEqual({
       sub: 's',
+      aud: [],
       did: 's',
       exp: 2,
       iat: 1,
       assetTokenIssuer: 'https://i',
       cnf: { jkt: 'k' },
     });
+    // RFC 7662 §2.2: aud is a string or a list; anything else names no resource.
+    const base = { active: true, sub: 's', exp: 2, iat: 1 };
+    expect(claimsOfIntrospection({ ...base, aud: 'https://a' })?.aud).toEqual(['https://a']);
+    expect(claimsOfIntrospection({ ...base, aud: ['https://a', 7, 'https://b'] })?.aud).toEqual(['https://a', 'https://b']);
+    expect(claimsOfIntrospection({ ...base, aud: { x: 1 } })?.aud).toEqual([]);
     expect(() => claimsOfIntrospection({ active: true })).toThrow(/lacks/);
     expect(() => claimsOfIntrospection('x')).toThrow();
   });
