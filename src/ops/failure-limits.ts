@@ -10,13 +10,15 @@ import { limitKeysOf, type LimitKey, type Refusal } from '../redemption/refusals
 import { clientAddressKey } from './client-address.js';
 
 /**
- * Brute force and credential-stuffing brake: failed exchanges are counted per client IP and per
- * verified device (a device key is only ever taken from a token whose signature checked out, so a
- * forger cannot lock out somebody else's device by naming it). Successful exchanges cost nothing:
- * failures are counted in Redis (shared by every instance), and the count a failure returns decides
- * a block that each instance keeps in its own memory until the window ends. The up-front checks
- * read only that memory, so an honest request makes no Redis call for the limits; an attacker
- * spreading over N instances gets at most one more failure on each before it is blocked there too.
+ * Brute force and credential-stuffing brake: refusals are counted against the client address or the
+ * device as the refusal table decides (redemption/refusals.ts), by who can cause them: neither a
+ * forger naming a device nor a holder of its captured tokens can get its fresh tokens refused, and
+ * stale tokens of honest devices do not count against the address they share. Successful
+ * exchanges cost nothing: failures are counted in Redis (shared by every instance), and the count a
+ * failure returns decides a block that each instance keeps in its own memory until the window ends.
+ * The up-front checks read only that memory, so an honest request makes no Redis call for the
+ * limits; an attacker spreading over N instances gets at most one more failure on each before it is
+ * blocked there too.
  */
 export interface FailureLimits {
   /** Throws TooManyRequests while this client address is over its limit. */

@@ -41,8 +41,8 @@ export type LimitKey = 'client' | 'device';
 export const LIMIT_KEYS: Readonly<Record<RefusalOrigin, readonly LimitKey[]>> = {
   protocol: [],
   anyone: ['client'],
-  copy_holder: ['client', 'device'],
-  key_holder: ['client', 'device'],
+  copy_holder: [],
+  key_holder: ['device'],
 };
 
 /** Proof refusals of a proof whose signature checked out and which an honest device sends too. */

@@ -115,15 +115,25 @@ describe('per device (Redis)', () => {
     ag = await start({ RATE_LIMIT_FAILED_PER_IP: '1000' });
   });
 
-  it('limits a device whose verified tokens keep failing, from any address, and no other device', async () => {
+  it('limits a device whose own key keeps failing (replays with fresh proofs from its cnf key), from any address, and no other device', async () => {
     const did = `dev-${nanoid(6)}`;
-    const used = await mintFor(ag, { did });
-    expect((await exchange(ag, '127.0.1.1', used)).status).toBe(200);
-    // Replays of a genuine token are verified failures that belong to this device.
-    for (let i = 0; i < PER_DEVICE; i++) expect((await exchange(ag, `127.0.1.${10 + i}`, used)).status).toBe(400);
+    const key = await deviceKey();
+    const used = await mintFor(ag, { did, cnf: { jwk: key.jwk } });
+    const proof = () => dpopProof(key, { htu: ag.tokenEndpoint });
+    expect((await exchangeWithProof(ag, '127.0.1.1', used, await proof())).status).toBe(200);
+    // A new proof needs the device's private key: these failures are the key holder's own.
+    for (let i = 0; i < PER_DEVICE; i++) expect((await exchangeWithProof(ag, `127.0.1.${10 + i}`, used, await proof())).status).toBe(400);
     expectLimited(await exchange(ag, '127.0.1.50', await mintFor(ag, { did })));
     expectLimited(await requestFrom('127.0.1.51', `${ag.url}/resource`, { headers: { authorization: `Bearer ${await mintFor(ag, { did })}` } }));
     expect((await exchange(ag, '127.0.1.50', await mintFor(ag, { did: `other-${nanoid(6)}` }))).status).toBe(200);
+  });
+
+  it('never limits a device for replays of its genuine tokens without its key: anyone holding a copy can send them', async () => {
+    const did = `dev-${nanoid(6)}`;
+    const used = await mintFor(ag, { did });
+    expect((await exchange(ag, '127.0.1.60', used)).status).toBe(200);
+    for (let i = 0; i < PER_DEVICE * 3; i++) expect((await exchange(ag, `127.0.1.${70 + i}`, used)).status).toBe(400);
+    expect((await exchange(ag, '127.0.1.60', await mintFor(ag, { did }))).status).toBe(200);
   });
 
   it('never lets a forger lock out somebody else\'s device: unverified tokens do not count against it', async () => {

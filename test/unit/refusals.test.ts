@@ -21,12 +21,15 @@ describe('refusal table', () => {
   });
 
   it("a genuine token refused for what it says or its history is a copy holder's doing", () => {
-    for (const reason of ['expired', 'replayed', 'device_blocked', 'wrong_audience'] as const) expect(originOf(assertion(reason, true))).toBe('copy_holder');
-    for (const reason of ['stale', 'replayed', 'issued_in_future'] as const) expect(originOf({ of: 'proof', reason })).toBe('copy_holder');
+    for (const reason of ['expired', 'replayed', 'device_blocked', 'wrong_audience'] as const) {
+      expect(originOf(assertion(reason, true))).toBe('copy_holder');
+      expect(limitKeysOf(assertion(reason, true))).toEqual([]);
+    }
+    for (const reason of ['stale', 'replayed', 'issued_in_future'] as const) expect(limitKeysOf({ of: 'proof', reason })).toEqual([]);
   });
 
   it("a genuine token refused after a fresh proof from its own key is the key holder's doing", () => {
     expect(originOf(assertion('replayed', true, true))).toBe('key_holder');
-    expect(limitKeysOf(assertion('replayed', true, true))).toContain('device');
+    expect(limitKeysOf(assertion('replayed', true, true))).toEqual(['device']);
   });
 });
