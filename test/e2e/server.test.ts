@@ -35,6 +35,23 @@ async function startServer(env: Record<string, string>): Promise<{ url: string; 
   return { url, child, output: () => output };
 }
 
+/** WORKERS=2 against the test Redis and a mock issuer; resolves once both workers announced themselves. */
+async function startTwoWorkers(issuer: MockIssuer, prefix: string): ReturnType<typeof startServer> {
+  const server = await startServer({
+    WORKERS: '2',
+    REDIS_URL: testRedisUrl(),
+    REDIS_KEY_PREFIX: prefix,
+    TRUSTED_ISSUERS: issuer.url,
+    TOKEN_AUDIENCES: 'https://assetgate.example',
+  });
+  // The second worker may still be starting when the first answers.
+  const listeningPids = () => new Set([...server.output().matchAll(/"pid":(\d+)[^\n]*assetgate listening/g)].map((m) => m[1]));
+  const deadline = Date.now() + 15_000;
+  while (listeningPids().size < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  expect(listeningPids().size).toBe(2);
+  return server;
+}
+
 afterAll(() => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
 });
@@ -118,13 +135,7 @@ describe('the server process', () => {
     const redis = plainClient();
     const prefix = await migratedPrefix(redis);
     try {
-      const { url, child, output } = await startServer({
-        WORKERS: '2',
-        REDIS_URL: testRedisUrl(),
-        REDIS_KEY_PREFIX: prefix,
-        TRUSTED_ISSUERS: issuer.url,
-        TOKEN_AUDIENCES: 'https://assetgate.example',
-      });
+      const { url, child, output } = await startTwoWorkers(issuer, prefix);
       for (let i = 0; i < 10; i++) {
         const res = await fetch(`${url}/oauth2/token`, {
           method: 'POST',
@@ -137,11 +148,6 @@ describe('the server process', () => {
         expect(res.status).toBe(200);
       }
       expect(output()).toMatch(/primary started workers/);
-      // Both workers announce themselves; the second may still be starting when the first answers.
-      const listeningPids = () => new Set([...output().matchAll(/"pid":(\d+)[^\n]*assetgate listening/g)].map((m) => m[1]));
-      const deadline = Date.now() + 15_000;
-      while (listeningPids().size < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-      expect(listeningPids().size).toBe(2);
       child.kill('SIGTERM');
       expect(await new Promise((r) => child.once('exit', r))).toBe(0);
       expect(output()).toMatch(/all workers stopped/);
@@ -157,17 +163,7 @@ describe('the server process', () => {
     const redis = plainClient();
     const prefix = await migratedPrefix(redis);
     try {
-      const { url, child, output } = await startServer({
-        WORKERS: '2',
-        REDIS_URL: testRedisUrl(),
-        REDIS_KEY_PREFIX: prefix,
-        TRUSTED_ISSUERS: issuer.url,
-        TOKEN_AUDIENCES: 'https://assetgate.example',
-      });
-      const listeningPids = () => new Set([...output().matchAll(/"pid":(\d+)[^\n]*assetgate listening/g)].map((m) => m[1]));
-      const deadline = Date.now() + 15_000;
-      while (listeningPids().size < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-      expect(listeningPids().size).toBe(2);
+      const { url, child, output } = await startTwoWorkers(issuer, prefix);
       // One connection per request: the primary hands connections to the workers in turn.
       const once = (path: string, body?: string) =>
         new Promise<{ status: number; text: string }>((resolve, reject) => {
