@@ -1,8 +1,7 @@
 import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Context, Next } from 'koa';
 import { CLIENT_AUTH_BASIC, CLIENT_AUTH_POST } from './constants.js';
-import type { FailureLimits } from '../ops/failure-limits.js';
-import type { Refusal } from '../redemption/refusals.js';
+import { limitFailures, type Charge, type FailureLimits } from '../ops/failure-limits.js';
 import { InvalidClient, InvalidRequest } from './errors.js';
 import { formDecode, type FormParams } from './form.js';
 
@@ -131,23 +130,14 @@ export function authenticateClient(clients: ClientRegistry, realm: string) {
   };
 }
 
-const CLIENT_AUTH_REFUSAL: Refusal = { of: 'request' };
+const CLIENT_AUTH_REFUSAL: Charge = { refusal: { of: 'request' }, device: undefined };
 
 /**
  * Middleware for the endpoints resource servers call (introspection, revocation): a client address
  * over its failure limit is refused up front (429), and every failed client authentication counts
- * against it, so client secrets cannot be guessed at request rate. Other refusals (a missing
- * `token`, a bad form) are not guesses and do not count.
+ * against it, so client secrets cannot be guessed at request rate. Nothing in a wrong secret vouches
+ * for anybody, so only the address pays; other refusals (a missing `token`, a bad form) are not
+ * guesses and count for nothing.
  */
-export function limitFailedClientAuthentication(limits: Pick<FailureLimits, 'checkClient' | 'charge'>) {
-  return async function limitFailedClientAuthenticationMiddleware(ctx: Context, next: Next): Promise<void> {
-    await limits.checkClient(ctx.ip);
-    try {
-      await next();
-    } catch (err) {
-      // Nothing in a wrong client secret vouches for anybody: only the address pays (the refusal table's `request`).
-      if (err instanceof InvalidClient) await limits.charge(CLIENT_AUTH_REFUSAL, { client: ctx.ip, device: undefined });
-      throw err;
-    }
-  };
-}
+export const limitFailedClientAuthentication = (limits: Pick<FailureLimits, 'checkClient' | 'charge'>) =>
+  limitFailures(limits, (err) => (err instanceof InvalidClient ? CLIENT_AUTH_REFUSAL : undefined));

@@ -92,14 +92,12 @@ export interface ResourceServerEndpointDeps {
   failureLimits: Pick<FailureLimits, 'checkClient' | 'charge'>;
 }
 
+/** What introspection and revocation do before their own step: an authenticated client and its `token`. */
+export function resourceServerRequest(deps: ResourceServerEndpointDeps): Middleware[] {
+  return [noStore, limitFailedClientAuthentication(deps.failureLimits), parseForm(deps.formMaxBytes), authenticateClient(deps.clients, deps.realm), requireTokenParam];
+}
+
 /** POST /oauth2/introspect (RFC 7662) as a pipeline of named middlewares. */
 export function introspectionEndpoint(deps: ResourceServerEndpointDeps): Middleware[] {
-  return [
-    noStore,
-    limitFailedClientAuthentication(deps.failureLimits),
-    parseForm(deps.formMaxBytes),
-    authenticateClient(deps.clients, deps.realm),
-    requireTokenParam,
-    introspectToken(deps.store, deps.issuer),
-  ];
+  return [...resourceServerRequest(deps), introspectToken(deps.store, deps.issuer)];
 }

@@ -1,10 +1,8 @@
 import type { Context, Middleware } from 'koa';
 import { accessTokenHandle } from '../tokens/access-token.js';
 import type { AccessTokenStore } from '../tokens/store.js';
-import { authenticateClient, limitFailedClientAuthentication } from './client-auth.js';
 import { UnsupportedTokenType } from './errors.js';
-import { noStore, parseForm } from './form.js';
-import { requireTokenParam, type ResourceServerEndpointDeps } from './introspect.js';
+import { resourceServerRequest, type ResourceServerEndpointDeps } from './introspect.js';
 
 /** A JWS compact serialization (two dots or more): an asset token, never one of our access tokens. */
 const isJws = (token: string): boolean => {
@@ -34,12 +32,5 @@ export function revokeToken(store: Pick<AccessTokenStore, 'revokeAccessToken'>) 
 
 /** POST /oauth2/revoke (RFC 7009) as a pipeline of named middlewares. */
 export function revocationEndpoint(deps: ResourceServerEndpointDeps): Middleware[] {
-  return [
-    noStore,
-    limitFailedClientAuthentication(deps.failureLimits),
-    parseForm(deps.formMaxBytes),
-    authenticateClient(deps.clients, deps.realm),
-    requireTokenParam,
-    revokeToken(deps.store),
-  ];
+  return [...resourceServerRequest(deps), revokeToken(deps.store)];
 }

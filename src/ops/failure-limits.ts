@@ -117,21 +117,31 @@ export function createFailureLimits(
 const isRefusal = (err: unknown): err is OAuthError =>
   err instanceof OAuthError && err.status >= 400 && err.status < 500 && !(err instanceof TooManyRequests) && !(err instanceof MissingCredentials);
 
+/** What a failed request is charged with: the refusal and the verified device it names, if any. */
+export type Charge = { refusal: Refusal; device: string | undefined } | undefined;
+
 /**
- * Middleware for the token endpoint: refuse over-limit clients up front (from memory: cheap), charge
- * refusals after. A refused redemption says what it was (err.refusal); anything else refused here
- * (form, grant type, parameters) was refused before any token was read.
+ * Middleware: refuse an over-limit client address up front (from memory: cheap), then charge what
+ * `chargeOf` makes of a failure of the rest of the pipeline (undefined: nothing).
  */
-export function limitFailedExchanges(limits: FailureLimits) {
-  return async function limitFailedExchangesMiddleware(ctx: Context, next: Next): Promise<void> {
+export function limitFailures(limits: Pick<FailureLimits, 'checkClient' | 'charge'>, chargeOf: (err: unknown) => Charge) {
+  return async function limitFailuresMiddleware(ctx: Context, next: Next): Promise<void> {
     await limits.checkClient(ctx.ip);
     try {
       await next();
     } catch (err) {
-      if (isRefusal(err)) await limits.charge(err.refusal ?? REQUEST_REFUSAL, { client: ctx.ip, device: err.subject });
+      const charge = chargeOf(err);
+      if (charge) await limits.charge(charge.refusal, { client: ctx.ip, device: charge.device });
       throw err;
     }
   };
 }
+
+/**
+ * The token endpoint's limit: a refused redemption says what it was (err.refusal); anything else
+ * refused here (form, grant type, parameters) was refused before any token was read.
+ */
+export const limitFailedExchanges = (limits: FailureLimits) =>
+  limitFailures(limits, (err) => (isRefusal(err) ? { refusal: err.refusal ?? REQUEST_REFUSAL, device: err.subject } : undefined));
 
 const REQUEST_REFUSAL: Refusal = { of: 'request' };

@@ -57,7 +57,7 @@ function unpackUuid(packed: string): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
-/** Issuer ids <-> identifiers. `restrict`: only these issuers are trusted (the server); else any (the guard library). */
+/** Issuer ids <-> identifiers. `restrict`: only these issuers are trusted (the server, the guard library); else any (tools, tests). */
 export class IssuerDirectory {
   private readonly byId = new Map<string, string>();
   private readonly ambiguous = new Set<string>();
@@ -229,14 +229,6 @@ function decodeV1(text: string, resources: ResourceDirectory): AccessTokenRecord
   if (s.sc !== undefined) r.scope = s.sc;
   if (s.k !== undefined) r.cnf = { jkt: s.k };
   return r;
-}
-
-/** The issuer field's short id, when it has one (for a registry lookup of an id not known yet). */
-export function shortIssuerIdIn(text: string): string | undefined {
-  if (text.startsWith('{')) return undefined;
-  const times = text.startsWith(AUDIENCE_MARK) ? text.indexOf('|') + 1 : 0;
-  const start = text.indexOf('|', times) + 1;
-  return text[start] === '~' ? text.slice(start + 1, start + 1 + ISSUER_ID_CHARS) : undefined;
 }
 
 /** The record, or null when its issuer is unknown or no longer trusted (the token is then simply not found). */

@@ -2,7 +2,7 @@ import type { RedisConnection } from './redis-client.js';
 import type { AccessTokenHandle } from './access-token.js';
 import { deviceTag, redisKeys, type RedisKeys } from './keys.js';
 import { deviceRevokedNotice, revocationChannel, tokenRevokedNotice } from './lookup-cache.js';
-import { decodeRecord, encodeRecord, IssuerDirectory, ResourceDirectory, shortIssuerIdIn } from './record-codec.js';
+import { decodeRecord, encodeRecord, IssuerDirectory, ResourceDirectory } from './record-codec.js';
 import {
   StoreUnavailableError,
   type AccessTokenRecord,
@@ -55,8 +55,9 @@ export interface RedisStoreOptions {
   clock: { now(): number };
   /**
    * The trusted issuers (the server): their records are stored with a short issuer id, and a record
-   * of any other issuer is not found. Absent (the guard library): any issuer, short ids resolved
-   * through the `<prefix>issuers` registry the server writes (see openRedisTokenStore).
+   * of any other issuer is not found. Absent (tools that only write marks, tests): any issuer, its
+   * records written with the issuer in full. The guard library reads records itself
+   * (guard/redis-reader.ts), through the `<prefix>issuers` registry the server writes.
    */
   issuers?: readonly string[];
   /**
@@ -65,9 +66,6 @@ export interface RedisStoreOptions {
    */
   resources?: { builtin: string; servers: readonly string[] };
 }
-
-/** How long an issuer id missing from the registry is remembered as missing (guard library mode). */
-const UNKNOWN_ISSUER_RETRY_MS = 5000;
 
 /**
  * Every Redis call goes through here: any failure, thrown or rejected, becomes StoreUnavailableError
@@ -89,7 +87,6 @@ export class RedisTokenStore implements TokenStore {
   private readonly redis: ScriptedRedis;
   private readonly keys: RedisKeys;
   private readonly issuers: IssuerDirectory;
-  private readonly missingIssuerIds = new Map<string, number>();
   private readonly resources: ResourceDirectory;
 
   constructor(
@@ -130,19 +127,6 @@ export class RedisTokenStore implements TokenStore {
   async publishResources(): Promise<void> {
     const key = this.keys.resources();
     await guarded('resource registry', () => this.redis.multi().del(key).hset(key, this.resources.registry()).exec());
-  }
-
-  /** Guard library mode: learns a short issuer id from the registry (once; misses retried after a while). */
-  private async resolveIssuerId(id: string): Promise<void> {
-    const missingSince = this.missingIssuerIds.get(id);
-    if (missingSince !== undefined && this.options.clock.now() - missingSince < UNKNOWN_ISSUER_RETRY_MS) return;
-    const iss = await guarded('issuer registry', () => this.redis.hget(this.keys.issuers(), id));
-    if (iss) {
-      this.issuers.learn(iss);
-      this.missingIssuerIds.delete(id);
-    } else {
-      this.missingIssuerIds.set(id, this.options.clock.now());
-    }
   }
 
   private useKey(use: AssertionUse, tag = deviceTag(use.subject)): string {
@@ -187,14 +171,7 @@ export class RedisTokenStore implements TokenStore {
       this.redis.mget(this.keys.accessToken(handle.tag, handle.hash), this.keys.deviceRevokedBefore(handle.tag)),
     );
     if (!value) return null;
-    let record = decodeRecord(value, this.issuers, this.resources);
-    if (!record && !this.issuers.restrict) {
-      const id = shortIssuerIdIn(value);
-      if (id !== undefined && this.issuers.issuerOf(id) === undefined) {
-        await this.resolveIssuerId(id);
-        record = decodeRecord(value, this.issuers, this.resources);
-      }
-    }
+    const record = decodeRecord(value, this.issuers, this.resources);
     if (!record) return null;
     if (record.exp <= this.options.clock.now()) return null;
     if (revokedBefore && record.iat <= Number(revokedBefore)) return null;
