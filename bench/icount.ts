@@ -159,7 +159,7 @@ async function main(): Promise<void> {
   const redisServer = await RedisServerProcess.start();
   const redis = new Redis(redisServer.url, { maxRetriesPerRequest: 1 });
   await migrate({ redis, keyPrefix: 'ag:', ingestStream: 'ingest' });
-  const common = { REDIS_URL: redisServer.url, INGEST_STREAM_MAXLEN: '10000' };
+  const common = { REDIS_URL: redisServer.url };
   const extra = Object.fromEntries(list('ICOUNT_PROJECT_ENV', '').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
   const targets: Record<string, { script: string; env: Record<string, string> }> = {
     project: {

@@ -59,7 +59,6 @@ const PUBLIC_URL = 'https://assetgate.bench';
 const PROJECT_PREFIX = 'ag:';
 const INTROSPECTION_CLIENT = 'bench-rs:bench-secret-0123456789'; // secrets need 16+ characters
 const BASIC = `Basic ${Buffer.from(INTROSPECTION_CLIENT).toString('base64')}`;
-const INGEST_MAXLEN = '10000';
 const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const JWT_TYPE = 'urn:ietf:params:oauth:token-type:jwt';
@@ -325,7 +324,8 @@ async function main(): Promise<void> {
   await migrate({ redis, keyPrefix: PROJECT_PREFIX, ingestStream: 'ingest' });
   const redisVersion = /^redis_version:(\S+)/m.exec(await redis.info('server'))?.[1] ?? 'unknown';
 
-  const common = { REDIS_URL: redisServer.url, INGEST_STREAM_MAXLEN: INGEST_MAXLEN };
+  // Ingest at its production defaults: no consumer runs, the partitions' backlog limits are far above a run's events.
+  const common = { REDIS_URL: redisServer.url };
   const projectEnv = (extra: Record<string, string>) => ({
     ...common,
     NODE_ENV: 'production',

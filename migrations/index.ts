@@ -1,6 +1,7 @@
 import { Cluster, type Redis } from 'ioredis';
 import type { RedisConnection } from '../src/tokens/redis-client.js';
 import { HASH_CHARS } from '../src/tokens/keys.js';
+import { DEFAULT_INGEST_PARTITIONS, deviceIdentity, INGEST_CONSUMER_GROUP, IngestLayout } from '../src/ingest/partitions.js';
 
 /**
  * Numbered Redis keyspace migrations. Each runs once, in order; `<prefix>schema` holds the number of
@@ -11,6 +12,8 @@ export interface MigrationContext {
   redis: RedisConnection;
   keyPrefix: string;
   ingestStream: string;
+  /** INGEST_PARTITIONS: how many ingest streams migration 3 sets up (fixed from then on); default 16. */
+  ingestPartitions?: number;
 }
 
 export interface Migration {
@@ -19,7 +22,7 @@ export interface Migration {
   up(ctx: MigrationContext): Promise<void>;
 }
 
-export const INGEST_CONSUMER_GROUP = 'ingest-workers';
+export { INGEST_CONSUMER_GROUP };
 
 /** A key prefix as a SCAN MATCH pattern: glob characters in it match only themselves. */
 const globEscaped = (prefix: string): string => prefix.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
@@ -46,6 +49,81 @@ async function shortenHashedKeys(node: Redis, prefix: string): Promise<void> {
     }
     if (renames > 0) await pipeline.exec();
   } while (cursor !== '0');
+}
+
+/**
+ * Adds one entry of the single stream to its partition under its own id (so ids answered 202 before
+ * the upgrade are the ids consumers see), with its size in the byte budget. An id the partition
+ * already holds was moved by an earlier, interrupted run: skipped, so a rerun moves nothing twice.
+ * KEYS: 1 stream, 2 bytes, 3 sizes. ARGV: 1 id, 2.. field, value.
+ */
+const MOVE_ENTRY_SCRIPT = `
+local added = redis.pcall('XADD', KEYS[1], ARGV[1], unpack(ARGV, 2))
+if type(added) == 'table' and added.err then return 0 end
+local size = 0
+for i = 3, #ARGV, 2 do size = size + #ARGV[i] end
+redis.call('INCRBY', KEYS[2], size)
+redis.call('RPUSH', KEYS[3], size)
+return 1
+`;
+
+/**
+ * Moves what the single stream's consumer group has not acknowledged (its pending entries and the
+ * ones after its last-delivered id) into the partitions, in stream order, so every device's events
+ * keep their order; then deletes the single stream.
+ */
+async function partitionIngest({ redis, keyPrefix, ingestStream, ingestPartitions }: MigrationContext): Promise<void> {
+  const stored = await redis.get(new IngestLayout(keyPrefix, ingestStream, 1).layoutKey);
+  const layout = new IngestLayout(keyPrefix, ingestStream, stored === null ? (ingestPartitions ?? DEFAULT_INGEST_PARTITIONS) : Number(stored));
+  for (const p of layout.partitions) {
+    try {
+      await redis.xgroup('CREATE', p.stream, INGEST_CONSUMER_GROUP, '0', 'MKSTREAM');
+    } catch (err) {
+      if (!String((err as Error).message).includes('BUSYGROUP')) throw err;
+    }
+  }
+  await redis.set(layout.layoutKey, String(layout.count));
+  const legacy = layout.legacyStream;
+  if ((await redis.exists(legacy)) === 0) return;
+  const groups = (await redis.xinfo('GROUPS', legacy)) as unknown[][];
+  const group = groups.map((g) => Object.fromEntries(chunks(g))).find((g) => g.name === INGEST_CONSUMER_GROUP);
+  const lastDelivered = group ? String(group['last-delivered-id']) : '0-0';
+  const pending = new Set<string>();
+  if (group) {
+    let from = '-';
+    for (;;) {
+      const batch = (await redis.xpending(legacy, INGEST_CONSUMER_GROUP, from, '+', 1000)) as Array<[string, ...unknown[]]>;
+      for (const [id] of batch) pending.add(id);
+      if (batch.length < 1000) break;
+      from = `(${batch.at(-1)![0]}`;
+    }
+  }
+  let from = '-';
+  for (;;) {
+    const entries = await redis.xrange(legacy, from, '+', 'COUNT', 500);
+    for (const [id, fields] of entries) {
+      if (!pending.has(id) && !isAfter(id, lastDelivered)) continue; // acknowledged: delivered already
+      const f = Object.fromEntries(chunks(fields)) as Record<string, string | undefined>;
+      const p = layout.partitionOf(deviceIdentity(f.iss ?? '', f.sub ?? ''));
+      await redis.eval(MOVE_ENTRY_SCRIPT, 3, p.stream, p.bytes, p.sizes, id, ...fields);
+    }
+    if (entries.length < 500) break;
+    from = `(${entries.at(-1)![0]}`;
+  }
+  await redis.del(legacy);
+}
+
+function chunks<T>(flat: T[]): Array<[T, T]> {
+  const pairs: Array<[T, T]> = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) pairs.push([flat[i]!, flat[i + 1]!]);
+  return pairs;
+}
+
+/** Stream id order: by time, then sequence. */
+function isAfter(id: string, than: string): boolean {
+  const [am, as] = id.split('-').map(BigInt) as [bigint, bigint];
+  const [bm, bs] = than.split('-').map(BigInt) as [bigint, bigint];
+  return am > bm || (am === bm && as > bs);
 }
 
 export const migrations: Migration[] = [
@@ -82,6 +160,15 @@ export const migrations: Migration[] = [
     async up() {
       // The format is read as it is; the step itself is the change (see the description).
     },
+  },
+  {
+    version: 4,
+    description:
+      'partitioned ingest: INGEST_PARTITIONS streams, each with its own Cluster hash tag and consumer group, and their byte budgets; ' +
+      'the entries of the single ingest stream that its consumer group has not acknowledged move to their device\'s partition under ' +
+      'their own ids, then the single stream is deleted. Stop older instances first (they would write to the single stream), and ' +
+      'let its consumers finish or stop them: they read the partitions from now on',
+    up: partitionIngest,
   },
 ];
 

@@ -34,13 +34,14 @@ import { requireBearerSecret } from './resource/bearer-secret.js';
 import { authenticate, consumeAssetToken, requireAuthorization, resourceChallenge, type GuardDeps } from './resource/guard.js';
 import { parseJsonBody } from './resource/json-body.js';
 import type { RedemptionDeps } from './redemption/redeem.js';
-import { ingestEvent, showResource } from './resource/routes.js';
-import type { AccessTokenStore, IngestStream, TokenStore } from './tokens/store.js';
+import type { IngestSink } from './ingest/event.js';
+import { admitIngest, ingestEvent, showResource, type IngestDeps } from './resource/routes.js';
+import type { AccessTokenStore, TokenStore } from './tokens/store.js';
 
 export interface AppDeps {
   config: Config;
   store: TokenStore;
-  ingest: IngestStream;
+  ingest: IngestSink;
   issuers: TrustedIssuers;
   clock: Clock;
   logger: Logger;
@@ -123,6 +124,8 @@ export function createApp(deps: AppDeps): Koa {
     failureLimits,
   };
 
+  const ingestion: IngestDeps = { ingest, uses: store, clock };
+
   const router = new Router();
   router.post(...route(PATHS.token, ...tokenEndpoint(grants, config.formMaxBytes, dpop, failureLimits)));
   router.post(...route(PATHS.introspect, ...introspectionEndpoint(resourceServers)));
@@ -142,8 +145,10 @@ export function createApp(deps: AppDeps): Koa {
       // A session (or an asset token's signature) is checked before up to INGEST_MAX_BYTES are read.
       authenticate(guard, { acceptAssetTokens: true, consumeAfterBody: true }),
       parseJsonBody(config.ingest.maxBytes),
+      // Bearer sequence: a call its partition or device limit would refuse leaves the asset token unspent.
+      admitIngest(ingestion),
       consumeAssetToken(guard),
-      ingestEvent({ ingest, uses: store, clock }),
+      ingestEvent(ingestion),
     ),
   );
   router.get(...route(PATHS.healthz, healthz));

@@ -7,6 +7,8 @@ import type { DpopSettings } from './dpop/context.js';
 import { DEFAULT_DPOP_ALGORITHMS, DEFAULT_DPOP_IAT_WINDOW_SECONDS, DPOP_ALLOWED_ALGORITHMS } from './dpop/constants.js';
 import { PROOF_OF_POSSESSION_POLICIES } from './dpop/policy.js';
 import { MIN_SECRET_LENGTH, type ClientCredential } from './oauth/client-auth.js';
+import type { IngestLimits } from './ingest/event.js';
+import { DEFAULT_INGEST_PARTITIONS, MAX_INGEST_PARTITIONS } from './ingest/partitions.js';
 import { DEFAULT_REALM } from './oauth/constants.js';
 import { ResourceCatalog, resourceIdentifierProblem, type ResourceServer } from './oauth/resources.js';
 import { SCOPE_TOKEN } from './oauth/scope-policy.js';
@@ -81,8 +83,13 @@ export const EnvSchema = z.object({
   RESOURCE_SERVERS: z.string().optional(),
   DEFAULT_RESOURCES: z.string().optional(),
   INGEST_STREAM_KEY: z.string().min(1).default('ingest'),
-  INGEST_STREAM_MAXLEN: intSetting(1, 1_000_000_000).default(1_000_000),
   INGEST_MAX_BYTES: intSetting(1, 64 * 1024 * 1024).default(1024 * 1024),
+  INGEST_PARTITIONS: intSetting(1, MAX_INGEST_PARTITIONS).default(DEFAULT_INGEST_PARTITIONS),
+  INGEST_BACKLOG_LIMIT: intSetting(1, 1_000_000_000).default(100_000),
+  INGEST_BACKLOG_MAX_BYTES: intSetting(1024, 1024 ** 4).default(16 * 1024 * 1024),
+  INGEST_DEVICE_MAX_EVENTS: intSetting(0, 1_000_000_000).default(600),
+  INGEST_DEVICE_MAX_BYTES: intSetting(0, 1024 ** 4).default(4 * 1024 * 1024),
+  INGEST_DEVICE_WINDOW_SECONDS: intSetting(1, 86400).default(60),
   FORM_MAX_BYTES: intSetting(1024, 1024 * 1024).default(64 * 1024),
   REALM: z.string().regex(/^[\x20\x21\x23-\x5B\x5D-\x7E]+$/, { error: 'must be printable ASCII without quotes or backslashes' }).default(DEFAULT_REALM),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -147,7 +154,8 @@ export interface Config {
    * request without `resource` / `audience` gets.
    */
   resources: { builtin: ResourceServer; servers: ResourceServer[]; defaults: string[] };
-  ingest: { streamKey: string; maxLen: number; maxBytes: number };
+  /** /ingestapi: body limit, partitions of the stream, backlog and per-device limits. */
+  ingest: IngestSettings;
   formMaxBytes: number;
   realm: string;
   logLevel: string;
@@ -423,6 +431,33 @@ const CLIENT_SECRET = new RegExp(`^[\\x21-\\x2B\\x2D-\\x7E]{${MIN_SECRET_LENGTH}
 // RFC 6750 §2.1 b64token, so the key can travel in `Authorization: Bearer`.
 const ADMIN_KEY = new RegExp(`^[A-Za-z0-9\\-._~+/]{${MIN_SECRET_LENGTH},512}=*$`);
 
+export interface IngestSettings {
+  streamKey: string;
+  maxBytes: number;
+  partitions: number;
+  limits: IngestLimits;
+}
+
+/** The ingest budgets must each hold the largest event, or such an event would be refused for ever. */
+function ingestSettings(s: Settings, problems: Problems): IngestSettings {
+  if (s.INGEST_BACKLOG_MAX_BYTES < s.INGEST_MAX_BYTES) problems.add('INGEST_BACKLOG_MAX_BYTES', `must be at least INGEST_MAX_BYTES (${s.INGEST_MAX_BYTES})`);
+  if (s.INGEST_DEVICE_MAX_BYTES > 0 && s.INGEST_DEVICE_MAX_BYTES < s.INGEST_MAX_BYTES) {
+    problems.add('INGEST_DEVICE_MAX_BYTES', `must be 0 (off) or at least INGEST_MAX_BYTES (${s.INGEST_MAX_BYTES})`);
+  }
+  return {
+    streamKey: s.INGEST_STREAM_KEY,
+    maxBytes: s.INGEST_MAX_BYTES,
+    partitions: s.INGEST_PARTITIONS,
+    limits: {
+      backlogEntries: s.INGEST_BACKLOG_LIMIT,
+      backlogBytes: s.INGEST_BACKLOG_MAX_BYTES,
+      deviceEvents: s.INGEST_DEVICE_MAX_EVENTS,
+      deviceBytes: s.INGEST_DEVICE_MAX_BYTES,
+      deviceWindowMs: s.INGEST_DEVICE_WINDOW_SECONDS * 1000,
+    },
+  };
+}
+
 function adminApiKey(s: Settings, problems: Problems): string | undefined {
   if (s.ADMIN_API_KEY !== undefined && !ADMIN_KEY.test(s.ADMIN_API_KEY)) {
     problems.add('ADMIN_API_KEY', `must be at least ${MIN_SECRET_LENGTH} characters of token68 (letters, digits, -._~+/)`);
@@ -503,6 +538,7 @@ export function loadConfig(env: Env, layer?: ConfigLayer): Config {
   const introspectionClients = [...clientCredentials(s.INTROSPECTION_CLIENTS, problems), ...(layer?.introspectionClients ?? [])];
   checkClientResources(introspectionClients, resources, layer, problems);
   const adminKey = adminApiKey(s, problems);
+  const ingest = ingestSettings(s, problems);
   problems.throwIfAny();
 
   return {
@@ -528,7 +564,7 @@ export function loadConfig(env: Env, layer?: ConfigLayer): Config {
       maxBytes: s.JWKS_MAX_BYTES,
     },
     resources,
-    ingest: { streamKey: s.INGEST_STREAM_KEY, maxLen: s.INGEST_STREAM_MAXLEN, maxBytes: s.INGEST_MAX_BYTES },
+    ingest,
     formMaxBytes: s.FORM_MAX_BYTES,
     realm: s.REALM,
     logLevel: s.LOG_LEVEL,

@@ -10,7 +10,10 @@ import { createFailureLimits } from './ops/failure-limits.js';
 import { MemoryTokenStore } from './tokens/memory-store.js';
 import { LookupCache } from './tokens/lookup-cache.js';
 import { connectRedis, waitForReady, type RedisConnection } from './tokens/redis-client.js';
-import { openRedisTokenStore, RedisIngestStream } from './tokens/redis-store.js';
+import { openRedisTokenStore } from './tokens/redis-store.js';
+import { MemoryIngestSink } from './ingest/memory-sink.js';
+import { countingRefusals, partitionGauges } from './ingest/metrics.js';
+import { RedisIngestSink } from './ingest/redis-sink.js';
 import { LATEST_SCHEMA_VERSION } from '../migrations/index.js';
 import { assertSchemaCurrent, currentSchemaVersion } from './tokens/schema.js';
 
@@ -62,7 +65,7 @@ export async function buildRuntime(
     metrics.gaugeAtScrape('assetgate_live_access_tokens', 'Unexpired access tokens (in-memory store only: counting in Redis is not cheap).', () =>
       memory.liveAccessTokens(),
     );
-    stores = { store: memory, ingest: memory, failureLimits: createFailureLimits(config.failureLimits, logger, clock) };
+    stores = { store: memory, ingest: new MemoryIngestSink(clock), failureLimits: createFailureLimits(config.failureLimits, logger, clock) };
   }
   // Warm the key caches so the first device does not wait; failures surface per request.
   if (!devIssuer) await Promise.all(issuers.list().map((i) => i.keys.warm()));
@@ -83,7 +86,7 @@ export async function buildRuntime(
 /** What the app gets from one backend. */
 type Stores = Pick<AppDeps, 'store' | 'ingest' | 'failureLimits' | 'resourceStore' | 'keyspace'>;
 
-/** Redis (standalone, Cluster or Sentinel): the token store, the ingest stream, shared failure limits, the keyspace check, the optional lookup cache. */
+/** Redis (standalone, Cluster or Sentinel): the token store, the ingest partitions, shared failure limits, the keyspace check, the optional lookup cache. */
 async function redisStores(
   config: Config,
   topology: NonNullable<Config['redis']>,
@@ -108,9 +111,11 @@ async function redisStores(
     // ... and the resources a session is for by short ids; the registry lets the guard library resolve them.
     resources: { builtin: config.resources.builtin.resource, servers: config.resources.servers.map((r) => r.resource) },
   });
+  const sink = await RedisIngestSink.open(redis, { keyPrefix: config.redisKeyPrefix, streamName: config.ingest.streamKey, ...config.ingest });
+  partitionGauges(metrics.registry, () => sink.status(), () => clock.now());
   const stores: Stores = {
     store,
-    ingest: new RedisIngestStream(redis, config.redisKeyPrefix, config.ingest.streamKey, config.ingest.maxLen),
+    ingest: countingRefusals(sink, metrics.registry),
     failureLimits: createFailureLimits(config.failureLimits, logger, clock, { client: redis, keyPrefix: config.redisKeyPrefix }),
     keyspace: { stored: () => currentSchemaVersion(redis, config.redisKeyPrefix), expected: LATEST_SCHEMA_VERSION },
   };

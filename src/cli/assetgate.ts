@@ -10,6 +10,7 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 // The `assetgate` bin. The exit code is set, not forced, so `serve` keeps running after its action.
 process.exitCode = await runCli(process.argv.slice(2), {
   out: (s) => process.stdout.write(s),
+  outFlushed: (s) => new Promise((resolve, reject) => process.stdout.write(s, (err) => (err ? reject(err) : resolve()))),
   err: (s) => process.stderr.write(s),
   env: process.env,
   isTty: process.stderr.isTTY === true,

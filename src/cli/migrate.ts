@@ -11,7 +11,7 @@ export async function runMigrations(config: Config): Promise<string> {
   const redis = connectRedis(config.redis, { enableOfflineQueue: true });
   try {
     await waitForReady(redis, 10_000);
-    const applied = await migrate({ redis, keyPrefix: config.redisKeyPrefix, ingestStream: config.ingest.streamKey });
+    const applied = await migrate({ redis, keyPrefix: config.redisKeyPrefix, ingestStream: config.ingest.streamKey, ingestPartitions: config.ingest.partitions });
     return applied.length ? `applied migrations ${applied.join(', ')}; schema at ${LATEST_SCHEMA_VERSION}` : `schema already at ${LATEST_SCHEMA_VERSION}`;
   } finally {
     redis.disconnect();

@@ -6,6 +6,7 @@ import { loadEffectiveConfig, maskedConfig } from '../config-file.js';
 import { ConfigError } from '../config.js';
 import { FleetError, plannedRequests, runFleet, type FleetReport } from '../demo/fleet.js';
 import { PATHS } from '../oauth/constants.js';
+import { addIngestCommands } from './ingest.js';
 import { runMigrations } from './migrate.js';
 
 /** Exit codes of every command (documented in --help and the README). */
@@ -30,6 +31,8 @@ export class CliError extends Error {
 
 export interface CliIo {
   out(text: string): void;
+  /** Resolves once the text has left the process (stdout to a pipe is asynchronous in Node); default: out. */
+  outFlushed?(text: string): Promise<void>;
   err(text: string): void;
   env: NodeJS.ProcessEnv | Record<string, string | undefined>;
   /** Whether stderr is a terminal (progress bar). */
@@ -125,6 +128,8 @@ export function buildProgram(io: CliIo): Command {
         throw new CliError(`migrate failed: ${(err as Error).message}`);
       }
     });
+
+  addIngestCommands(program, { out: io.out, outFlushed: io.outFlushed ?? (async (text) => io.out(text)), err: io.err, configOf, configOption, wholeNumber, exitCodesHelp: EXIT_CODES_HELP });
 
   const config = program.command('config').description('configuration tools');
   config

@@ -129,7 +129,11 @@ const schemas: Record<string, Schema> = {
       via: { type: 'string', enum: ['access_token', 'asset_token'] },
     },
   },
-  IngestAccepted: { type: 'object', required: ['id'], properties: { id: { type: 'string', pattern: '^\\d+-\\d+$' } } },
+  IngestAccepted: {
+    type: 'object',
+    required: ['id', 'partition'],
+    properties: { id: { type: 'string', pattern: '^\\d+-\\d+$' }, partition: { type: 'integer', minimum: 0, description: 'The stream the event went to: ids are unique within a partition' } },
+  },
   DeviceRevocation: {
     type: 'object',
     required: ['did', 'revoked_at'],

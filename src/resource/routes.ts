@@ -1,7 +1,12 @@
-import type { Context } from 'koa';
+import type { Context, Next } from 'koa';
 import type { Clock } from '../clock.js';
-import type { AssertionUse, AssertionUseStore, IngestEvent, IngestStream } from '../tokens/store.js';
+import type { IngestEvent, IngestRefusal, IngestSink } from '../ingest/event.js';
+import { TemporarilyUnavailable, TooManyRequests, type OAuthError } from '../oauth/errors.js';
+import type { AssertionUseStore } from '../tokens/store.js';
 import type { Principal } from './guard.js';
+
+/** Who sends an event: the session's device, or the asset token's. */
+type Caller = Pick<Principal, 'sub' | 'iss' | 'did' | 'aid'>;
 import { respondJson } from '../oauth/respond.js';
 
 /** GET /resource: who the token says the caller is. */
@@ -11,27 +16,77 @@ export function showResource(ctx: Context): void {
   respondJson(ctx, { sub: p.sub, did: p.did ?? null, aid: p.aid ?? null, iss: p.iss, scope: p.scope ?? null, exp: p.exp, via: p.via, jkt: p.jkt ?? null });
 }
 
+/** How long a device is asked to wait when its partition is full: consumers drain it, not time. */
+export const BACKLOG_RETRY_AFTER_SECONDS = 5;
+
+export interface IngestDeps {
+  ingest: IngestSink;
+  /** Releases a bearer-sequence asset token whose event was not accepted. */
+  uses: Pick<AssertionUseStore, 'releaseAssertion'>;
+  clock: Clock;
+}
+
+function eventOf(p: Caller, body: string, receivedAt: number): IngestEvent {
+  const event: IngestEvent = { sub: p.sub, iss: p.iss, receivedAt, body };
+  if (p.did !== undefined) event.did = p.did;
+  if (p.aid !== undefined) event.aid = p.aid;
+  return event;
+}
+
 /**
- * POST /ingestapi: append the event to the stream and answer 202 only after the store acknowledged.
- * If the append fails after a bearer-sequence asset token was consumed, the single-use mark is
- * released so the device can retry with the same token.
+ * A full partition is backpressure (503 temporarily_unavailable, RFC 6749 §4.1.2.1: retry later);
+ * a device over its own limits is 429 (RFC 6585 §4) until its window ends.
  */
-export function ingestEvent(deps: { ingest: IngestStream; uses: Pick<AssertionUseStore, 'releaseAssertion'>; clock: Clock }) {
+function refusalError(r: IngestRefusal): OAuthError {
+  if (r.refused === 'device_events' || r.refused === 'device_bytes') {
+    return new TooManyRequests('this device sent more events than allowed: retry later', r.retryAfterMs / 1000, { debug: r.refused });
+  }
+  return new TemporarilyUnavailable('the event backlog is full: retry later', { debug: r.refused, headers: { 'Retry-After': String(BACKLOG_RETRY_AFTER_SECONDS) } });
+}
+
+/**
+ * Bearer sequence, between the body and the consumption of the asset token (consumeAssetToken): a
+ * call that its partition or its device's limits would refuse is refused before the token is spent,
+ * so the device retries with the same token. The append checks again, atomically; a refusal there
+ * (the partition filled in between) releases the token. Sessions go straight to the append.
+ */
+export function admitIngest(deps: IngestDeps) {
+  return async function admitIngestMiddleware(ctx: Context, next: Next): Promise<void> {
+    const verified = ctx.state.verifiedRedemption;
+    if (verified) {
+      const { claims } = verified;
+      const caller: Caller = { sub: claims.subject, iss: claims.iss, did: claims.did, aid: claims.aid };
+      const refusal = await deps.ingest.admit(eventOf(caller, ctx.state.jsonText!, deps.clock.now()));
+      if (refusal) throw refusalError(refusal);
+    }
+    await next();
+  };
+}
+
+/**
+ * POST /ingestapi: append the event to its partition and answer 202 only after the store
+ * acknowledged. If the append fails or is refused after a bearer-sequence asset token was consumed,
+ * the single-use mark is released so the device can retry with the same token.
+ */
+export function ingestEvent(deps: IngestDeps) {
   return async function ingestEventMiddleware(ctx: Context): Promise<void> {
-    const p = ctx.state.principal as Principal;
-    const event: IngestEvent = { sub: p.sub, iss: p.iss, receivedAt: deps.clock.now(), body: ctx.state.jsonText as string };
-    if (p.did !== undefined) event.did = p.did;
-    if (p.aid !== undefined) event.aid = p.aid;
-    let id: string;
-    try {
-      id = await deps.ingest.append(event);
-    } catch (err) {
-      const use = ctx.state.assertionUse as AssertionUse | undefined;
+    const release = async (): Promise<void> => {
+      const use = ctx.state.assertionUse;
       if (use) await deps.uses.releaseAssertion(use).catch(() => undefined);
+    };
+    let outcome;
+    try {
+      outcome = await deps.ingest.append(eventOf(ctx.state.principal!, ctx.state.jsonText!, deps.clock.now()));
+    } catch (err) {
+      await release();
       throw err;
+    }
+    if ('refused' in outcome) {
+      await release();
+      throw refusalError(outcome);
     }
     ctx.status = 202;
     ctx.set('Cache-Control', 'no-store');
-    respondJson(ctx, { id });
+    respondJson(ctx, { id: outcome.id, partition: outcome.partition });
   };
 }

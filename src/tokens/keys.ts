@@ -11,7 +11,7 @@ import { hash } from 'node:crypto';
  *   <prefix>{<tag>}:nb                   device-wide block: asset tokens issued before this ms are refused
  *   <prefix>{dp.<jkt[0..12]>}:jti:<h(jkt,jti)>  single-use mark of a DPoP proof (RFC 9449 §11.1),
  *                                        TTL = its iat window; the hash tag comes from the key thumbprint
- *   <prefix><stream>                     ingest stream (one key)
+ *   <prefix><stream>:{<partition tag>}…  ingest streams (src/ingest/partitions.ts)
  *   <prefix>schema                       keyspace schema version (migrations/)
  *   <prefix>issuers                      hash: short issuer id (or, when two share one, the identifier
  *                                        itself) -> issuer identifier, for every issuer the server trusts
@@ -27,7 +27,7 @@ import { hash } from 'node:crypto';
 export const HASH_CHARS = 22;
 
 /** The schema version of this layout: what migrations/ brings a keyspace to (a unit test holds them equal). */
-export const KEYSPACE_SCHEMA_VERSION = 3;
+export const KEYSPACE_SCHEMA_VERSION = 4;
 
 /** REDIS_KEY_PREFIX when none is set: the server's and the guard library's default. */
 export const DEFAULT_KEY_PREFIX = 'ag:';
@@ -47,7 +47,6 @@ export function redisKeys(prefix: string) {
     deviceRevokedBefore: (tag: string) => `${prefix}{${tag}}:rb`,
     deviceNotBefore: (tag: string) => `${prefix}{${tag}}:nb`,
     dpopProof: (jkt: string, jti: string) => `${prefix}{dp.${jkt.slice(0, 12)}}:jti:${shortDigest(`${jkt}\n${jti}`)}`,
-    stream: (name: string) => `${prefix}${name}`,
     schema: () => `${prefix}schema`,
     issuers: () => `${prefix}issuers`,
     resources: () => `${prefix}resources`,

@@ -6,8 +6,6 @@ import type {
   AssertionUse,
   ConsumeOutcome,
   DpopProofUse,
-  IngestEvent,
-  IngestStream,
   NewAccessToken,
   TokenStore,
 } from './store.js';
@@ -16,21 +14,15 @@ import type {
  * The embedded development store: same contract as the Redis store (the shared contract suite runs
  * against both), single process, nothing persisted. Never used in production (config refuses).
  */
-export class MemoryTokenStore implements TokenStore, IngestStream {
+export class MemoryTokenStore implements TokenStore {
   private readonly uses = new Map<string, number>();
   private readonly proofs = new Map<string, number>();
   private readonly tokens = new Map<string, AccessTokenRecord>();
   private readonly revokedBefore = new Map<string, number>();
   private readonly notBefore = new Map<string, number>();
-  readonly events: Array<{ id: string; event: IngestEvent }> = [];
-  private lastId = 0;
-  private lastSeq = 0;
   private ops = 0;
 
-  constructor(
-    private readonly clock: Clock,
-    private readonly maxEvents = 10_000,
-  ) {}
+  constructor(private readonly clock: Clock) {}
 
   private useKey(use: AssertionUse): string {
     return `${use.subject}\n${digest(`${use.iss}\n${use.jti}`)}`;
@@ -100,21 +92,6 @@ export class MemoryTokenStore implements TokenStore, IngestStream {
     if (blockAssetTokensBeforeMs !== undefined) {
       this.notBefore.set(tag, Math.max(blockAssetTokensBeforeMs, this.notBefore.get(tag) ?? 0));
     }
-  }
-
-  /** Stream ids shaped like Redis's: `<ms>-<seq>`, increasing. */
-  async append(event: IngestEvent): Promise<string> {
-    const now = this.clock.now();
-    if (now > this.lastId) {
-      this.lastId = now;
-      this.lastSeq = 0;
-    } else {
-      this.lastSeq += 1;
-    }
-    const id = `${this.lastId}-${this.lastSeq}`;
-    this.events.push({ id, event });
-    if (this.events.length > this.maxEvents) this.events.splice(0, this.events.length - this.maxEvents);
-    return id;
   }
 
   async ping(): Promise<void> {}

@@ -9,8 +9,6 @@ import {
   type AssertionUse,
   type ConsumeOutcome,
   type DpopProofUse,
-  type IngestEvent,
-  type IngestStream,
   type NewAccessToken,
   type TokenStore,
 } from './store.js';
@@ -227,26 +225,4 @@ export async function openRedisTokenStore(
   await store.publishIssuers();
   await store.publishResources();
   return store;
-}
-
-/** Ingest events go to a Redis stream, trimmed approximately (MAXLEN ~) so the oldest go first. */
-export class RedisIngestStream implements IngestStream {
-  private readonly key: string;
-  constructor(
-    private readonly redis: RedisConnection,
-    keyPrefix: string,
-    streamName: string,
-    private readonly maxLen: number,
-  ) {
-    this.key = redisKeys(keyPrefix).stream(streamName);
-  }
-
-  async append(e: IngestEvent): Promise<string> {
-    const fields = ['sub', e.sub, 'iss', e.iss, 'receivedAt', String(e.receivedAt), 'body', e.body];
-    if (e.did !== undefined) fields.push('did', e.did);
-    if (e.aid !== undefined) fields.push('aid', e.aid);
-    const id = await guarded('xadd', () => this.redis.xadd(this.key, 'MAXLEN', '~', String(this.maxLen), '*', ...fields));
-    if (!id) throw new StoreUnavailableError('xadd returned no id');
-    return id;
-  }
 }

@@ -97,21 +97,6 @@ export interface TokenStore extends AssertionUseStore, DpopProofReplay, AccessTo
   close(): Promise<void>;
 }
 
-export interface IngestEvent {
-  sub: string;
-  did?: string;
-  aid?: string;
-  iss: string;
-  receivedAt: number;
-  /** The request body, validated JSON text. */
-  body: string;
-}
-
-/** The ingest stream: append returns only after the store acknowledged, with the entry id. */
-export interface IngestStream {
-  append(event: IngestEvent): Promise<string>;
-}
-
 /** A store that cannot be reached or answered with an error: the client may retry (503). */
 export class StoreUnavailableError extends Error {
   override name = 'StoreUnavailableError';

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { call, postForm, startAssetgate, type Harness } from '../support/harness.js';
 import { assetToken, MockIssuer } from '../support/mock-issuer.js';
+import { storedEventKeys, eventKey } from '../support/ingest.js';
 import { RedisServerProcess } from '../support/redis-server.js';
 
 /**
@@ -56,7 +57,7 @@ function ingestLoad(bearer: string, workers = 4) {
     while (running) {
       const res = await ingest(bearer, n++).catch(() => ({ status: -1, json: {} as Record<string, unknown> }));
       statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
-      if (res.status === 202) accepted.push(res.json.id as string);
+      if (res.status === 202) accepted.push(eventKey(res.json));
       await new Promise((r) => setImmediate(r));
     }
   });
@@ -70,10 +71,7 @@ function ingestLoad(bearer: string, workers = 4) {
   };
 }
 
-async function streamIds(): Promise<Set<string>> {
-  const entries = await ag.redis!.xrange(`${ag.prefix}${ag.config.ingest.streamKey}`, '-', '+');
-  return new Set(entries.map(([id]) => id));
-}
+const streamIds = (): Promise<Set<string>> => storedEventKeys(ag.redis!, ag.prefix, ag.config.ingest.partitions);
 
 describe('Redis killed and restarted mid-load', () => {
   it('answers 503 while Redis is gone, recovers by itself, and loses no accepted event', async () => {

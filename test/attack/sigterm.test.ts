@@ -7,6 +7,7 @@ import { assetToken, MockIssuer } from '../support/mock-issuer.js';
 import { dropPrefix, migratedPrefix, plainClient, testRedisUrl } from '../support/redis.js';
 import { freePort } from '../support/redis-server.js';
 import { parseRawResponse, type RawResponse } from '../support/attack.js';
+import { eventKey, storedEvents } from '../support/ingest.js';
 
 /**
  * SIGTERM under load against the real server process (`node dist/src/server.js`, built by the
@@ -54,6 +55,7 @@ beforeAll(async () => {
       REDIS_KEY_PREFIX: prefix,
       TRUSTED_ISSUERS: issuer.url,
       LOG_LEVEL: 'info',
+      INGEST_DEVICE_MAX_EVENTS: '0', // one device sends the whole load
       // Both longer than the test's own timeout: only a real drain lets this test pass.
       SHUTDOWN_GRACE_MS: '60000',
       HTTP_KEEPALIVE_TIMEOUT_MS: '60000',
@@ -114,8 +116,8 @@ describe('SIGTERM under load', () => {
             body: JSON.stringify({ w, i }),
           });
           statuses.push(res.status);
-          const json = (await res.json()) as { id?: string };
-          if (res.status === 202) accepted.push(json.id!);
+          const json = (await res.json()) as { id?: string; partition?: number };
+          if (res.status === 202) accepted.push(eventKey(json));
         } catch {
           // connection refused or closed by the shutdown: the client saw no 202, so nothing to lose
           if (child.exitCode !== null) return;
@@ -142,17 +144,17 @@ describe('SIGTERM under load', () => {
     for (const a of answers) {
       expect(a.status).toBe(202);
       expect(typeof a.json.id).toBe('string');
-      accepted.push(a.json.id as string);
+      accepted.push(eventKey(a.json));
     }
     expect(await exited).toBe(0);
     running = false;
     await Promise.all(workers);
 
     expect(statuses.filter((s) => s !== 202)).toEqual([]);
-    const entries = await redis.xrange(`${prefix}ingest`, '-', '+');
-    const ids = new Set(entries.map(([id]) => id));
+    const entries = await storedEvents(redis, prefix);
+    const ids = new Set(entries.map(eventKey));
     expect(accepted.filter((id) => !ids.has(id))).toEqual([]);
-    const inflightBodies = entries.map(([, fields]) => fields[fields.indexOf('body') + 1]!).filter((b) => b.includes('inflight'));
+    const inflightBodies = entries.map((e) => e.fields.body!).filter((b) => b.includes('inflight'));
     expect(inflightBodies).toHaveLength(5);
     expect(stdout.join('')).toMatch(/"msg":"stopped"/);
     // Drained on its own: keep-alive clients were told to close, the grace period never ran out.

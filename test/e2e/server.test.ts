@@ -3,6 +3,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
+import { IngestLayout } from '../../src/ingest/partitions.js';
 import { freePort } from '../support/redis-server.js';
 import { plainClient, testRedisUrl, uniquePrefix, dropPrefix, migratedPrefix } from '../support/redis.js';
 import { assetToken, MockIssuer } from '../support/mock-issuer.js';
@@ -117,10 +118,11 @@ describe('the server process', () => {
     expect(refused.stderr).toMatch(/run `npm run migrate`/);
     const migrated = spawnSync(process.execPath, ['dist/src/cli/migrate.js'], { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8' });
     expect(migrated.status).toBe(0);
-    expect(migrated.stdout).toMatch(/applied migrations 1/);
+    expect(migrated.stdout).toMatch(/applied migrations 1, 2, 3, 4/);
     const redis = plainClient();
     try {
-      expect(await redis.xinfo('GROUPS', `${prefix}ingest`)).toHaveLength(1);
+      const partitions = new IngestLayout(prefix, 'ingest', 16).partitions;
+      for (const p of partitions) expect(await redis.xinfo('GROUPS', p.stream)).toHaveLength(1);
       const { child } = await startServer(env);
       child.kill('SIGTERM');
       expect(await new Promise((r) => child.once('exit', r))).toBe(0);

@@ -1,5 +1,7 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { LATEST_SCHEMA_VERSION, migrations } from '../../migrations/index.js';
+import { INGEST_CONSUMER_GROUP, LATEST_SCHEMA_VERSION, migrations } from '../../migrations/index.js';
+import { IngestConsumer, ingestStatus, type DeliveredEvent } from '../../src/ingest/index.js';
+import { deviceIdentity, IngestLayout } from '../../src/ingest/partitions.js';
 import { accessTokenHandle, mintAccessToken } from '../../src/tokens/access-token.js';
 import { deviceTag, digest, KEYSPACE_SCHEMA_VERSION, redisKeys } from '../../src/tokens/keys.js';
 import { RedisTokenStore } from '../../src/tokens/redis-store.js';
@@ -8,6 +10,7 @@ import { encodeRecord, IssuerDirectory, ResourceDirectory } from '../../src/toke
 import { openRedisTokenStore } from '../../src/tokens/redis-store.js';
 import { currentSchemaVersion, migrate } from '../../src/tokens/schema.js';
 import { dropPrefix, keysUnder, testAdminClient, uniquePrefix } from '../support/redis.js';
+import { eventKey, storedEvents } from '../support/ingest.js';
 
 const redis = testAdminClient();
 const prefix = uniquePrefix();
@@ -31,7 +34,7 @@ describe('migration 2: compact records and 132-bit key hashes', () => {
     await redis.set(oldTokenKey, v1, 'PX', 600_000);
     await redis.set(oldMarkKey, '1', 'PX', 600_000);
 
-    expect(await migrate({ redis, keyPrefix: prefix, ingestStream: 'ingest' })).toEqual([2, 3]);
+    expect(await migrate({ redis, keyPrefix: prefix, ingestStream: 'ingest' })).toEqual([2, 3, 4]);
 
     const keys = await keysUnder(redis, prefix);
     expect(keys).not.toContain(oldTokenKey);
@@ -69,8 +72,8 @@ describe('migration 3: audience-restricted records', () => {
       expect(v2.startsWith('@')).toBe(false);
       await redis.set(redisKeys(p3).accessToken(handle.tag, handle.hash), v2, 'PX', 600_000);
 
-      expect(await migrate({ redis, keyPrefix: p3, ingestStream: 'ingest' })).toEqual([3]);
-      expect(await currentSchemaVersion(redis, p3)).toBe(3);
+      expect(await migrate({ redis, keyPrefix: p3, ingestStream: 'ingest' })).toEqual([3, 4]);
+      expect(await currentSchemaVersion(redis, p3)).toBe(4);
       expect(await redis.get(redisKeys(p3).accessToken(handle.tag, handle.hash))).toBe(v2);
 
       const clock = { now: () => Date.now() };
@@ -88,5 +91,59 @@ describe('migration 3: audience-restricted records', () => {
 describe('the key layout and the migrations', () => {
   it('agree on the schema version (the guard library reads the layout of keys.ts, checked against <prefix>schema)', () => {
     expect(KEYSPACE_SCHEMA_VERSION).toBe(LATEST_SCHEMA_VERSION);
+  });
+});
+
+describe('migration 4: the single ingest stream into partitions', () => {
+  const old = uniquePrefix();
+  afterAll(async () => {
+    await dropPrefix(redis, old);
+  });
+
+  it('moves every entry the consumer group has not acknowledged to its device\'s partition, under its own id and in order; a consumer receives them all', async () => {
+    // A keyspace of schema 3 with events in the single stream: some acknowledged, some pending on a consumer, some never read.
+    await migrations[0]!.up({ redis, keyPrefix: old, ingestStream: 'ingest' });
+    await redis.set(redisKeys(old).schema(), '3');
+    const legacy = `${old}ingest`;
+    const written: Array<{ id: string; did: string; n: number }> = [];
+    for (let n = 0; n < 30; n++) {
+      const did = `upgrade-device-${n % 4}`;
+      const id = await redis.xadd(legacy, '*', 'sub', did, 'iss', 'https://issuer.example', 'receivedAt', String(Date.now()), 'body', JSON.stringify({ n }), 'did', did);
+      written.push({ id: id!, did, n });
+    }
+    const read = (await redis.xreadgroup('GROUP', INGEST_CONSUMER_GROUP, 'old-consumer', 'COUNT', 12, 'STREAMS', legacy, '>')) as Array<[string, Array<[string, string[]]>]>;
+    expect(read[0]![1]).toHaveLength(12);
+    const acknowledged = written.slice(0, 12).filter((_, i) => i % 3 !== 1).map((w) => w.id); // 8 acknowledged, 4 left pending
+    await redis.xack(legacy, INGEST_CONSUMER_GROUP, ...acknowledged);
+    const unacknowledged = written.filter((w) => !acknowledged.includes(w.id));
+    expect(unacknowledged).toHaveLength(22);
+
+    expect(await migrate({ redis, keyPrefix: old, ingestStream: 'ingest', ingestPartitions: 4 })).toEqual([4]);
+
+    expect(await redis.exists(legacy)).toBe(0);
+    const layout = new IngestLayout(old, 'ingest', 4);
+    const moved = await storedEvents(redis, old, 4);
+    expect(moved.map((e) => e.id).sort()).toEqual(unacknowledged.map((w) => w.id).sort());
+    for (const e of moved) expect(e.partition).toBe(layout.partitionOf(deviceIdentity('https://issuer.example', e.fields.did!)).index);
+    // Interrupted and run again: nothing is moved twice.
+    await migrations[3]!.up({ redis, keyPrefix: old, ingestStream: 'ingest', ingestPartitions: 4 });
+    expect(await storedEvents(redis, old, 4)).toHaveLength(22);
+
+    const statuses = await ingestStatus(redis, { keyPrefix: old });
+    expect(statuses.reduce((a, s) => a + s.backlog, 0)).toBe(22);
+    const consumer = new IngestConsumer({ redis, keyPrefix: old, consumer: 'new-consumer', idleWaitMs: 10 });
+    const got: DeliveredEvent[] = [];
+    for await (const e of consumer.events()) {
+      got.push(e);
+      await e.ack();
+      if (got.length === 22) break;
+    }
+    expect(new Set(got.map(eventKey))).toEqual(new Set(moved.map(eventKey)));
+    for (let d = 0; d < 4; d++) {
+      const mine = got.filter((e) => e.did === `upgrade-device-${d}`).map((e) => (JSON.parse(e.body) as { n: number }).n);
+      expect(mine).toEqual([...mine].sort((a, b) => a - b));
+    }
+    const after = await ingestStatus(redis, { keyPrefix: old });
+    expect(after.reduce((a, s) => a + s.length + s.bytes, 0)).toBe(0); // acknowledged, trimmed, the budget back at zero
   });
 });

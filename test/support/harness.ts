@@ -47,9 +47,10 @@ export interface HarnessOptions {
 
 /**
  * Failed-exchange limits are off unless a test turns them on: suites run many failures from one
- * loopback address on purpose (test/attack/rate-limit.test.ts covers the limits).
+ * loopback address on purpose (test/attack/rate-limit.test.ts covers the limits). So are the
+ * per-device ingest limits: load tests send from one device (test/integration/ingest.test.ts covers them).
  */
-const testDefaults = { RATE_LIMIT_FAILED_PER_IP: '0', RATE_LIMIT_FAILED_PER_DEVICE: '0' };
+const testDefaults = { RATE_LIMIT_FAILED_PER_IP: '0', RATE_LIMIT_FAILED_PER_DEVICE: '0', INGEST_DEVICE_MAX_EVENTS: '0', INGEST_DEVICE_MAX_BYTES: '0' };
 
 /** An assetgate app in-process on a free loopback port, over real HTTP, with a real Redis. */
 export async function startAssetgate(options: HarnessOptions = {}): Promise<Harness> {
@@ -64,7 +65,8 @@ export async function startAssetgate(options: HarnessOptions = {}): Promise<Harn
     ? { env: { REDIS_URL: options.redisUrl }, admin: () => plainClient(options.redisUrl) }
     : (options.topology ?? { env: testRedisEnv(), admin: testAdminClient });
   const admin = useRedis ? topology.admin() : undefined;
-  const prefix = admin ? await migratedPrefix(admin, options.prefix ?? uniquePrefix()) : '';
+  const partitions = options.env?.INGEST_PARTITIONS;
+  const prefix = admin ? await migratedPrefix(admin, options.prefix ?? uniquePrefix(), 'ingest', partitions === undefined ? undefined : Number(partitions)) : '';
   const config = loadConfig({
     NODE_ENV: 'test',
     PORT: String(port),

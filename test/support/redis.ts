@@ -8,8 +8,8 @@ export const testRedisUrl = (): string => process.env.TEST_REDIS_URL ?? 'redis:/
 /** A key prefix no other suite uses, so nothing here touches data it did not create. */
 export const uniquePrefix = (): string => `agtest:${nanoid(10)}:`;
 
-export async function migratedPrefix(redis: RedisConnection, prefix = uniquePrefix(), ingestStream = 'ingest'): Promise<string> {
-  await migrate({ redis, keyPrefix: prefix, ingestStream });
+export async function migratedPrefix(redis: RedisConnection, prefix = uniquePrefix(), ingestStream = 'ingest', ingestPartitions?: number): Promise<string> {
+  await migrate({ redis, keyPrefix: prefix, ingestStream, ...(ingestPartitions === undefined ? {} : { ingestPartitions }) });
   return prefix;
 }
 

@@ -1,11 +1,12 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { mintAccessToken } from '../../src/tokens/access-token.js';
-import type { AccessTokenRecord, AssertionUse, IngestStream, TokenStore } from '../../src/tokens/store.js';
+import type { IngestSink } from '../../src/ingest/event.js';
+import type { AccessTokenRecord, AssertionUse, TokenStore } from '../../src/tokens/store.js';
 import type { TestClock } from './harness.js';
 
 export interface StoreSubject {
   store: TokenStore;
-  ingest: IngestStream;
+  ingest: IngestSink;
   clock: TestClock;
 }
 
@@ -127,8 +128,9 @@ export function storeContract(name: string, make: () => Promise<StoreSubject>) {
     it('appends ingest events with increasing ids', async () => {
       const a = await s.ingest.append({ sub: 'd', did: 'd', iss: 'i', receivedAt: s.clock.now(), body: '{}' });
       const b = await s.ingest.append({ sub: 'd', iss: 'i', receivedAt: s.clock.now(), body: '[]' });
-      const [am, as] = a.split('-').map(Number);
-      const [bm, bs] = b.split('-').map(Number);
+      if (!('id' in a) || !('id' in b)) throw new Error('refused');
+      const [am, as] = a.id.split('-').map(Number);
+      const [bm, bs] = b.id.split('-').map(Number);
       expect(bm! > am! || (bm === am && bs! > as!)).toBe(true);
     });
 

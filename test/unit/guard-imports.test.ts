@@ -76,3 +76,19 @@ describe('the guard library imports no server module', () => {
     expect(server).toEqual(expect.arrayContaining(['src/oauth/render-error.ts', 'src/ops/request-context.ts']));
   });
 });
+
+describe('the ingest consumer library (assetgate/ingest) imports no server module', () => {
+  const { modules, packages } = runtimeClosure([join(ROOT, 'src/ingest/index.ts')]);
+  const loaded = [...modules].map((m) => relative(ROOT, m));
+
+  it('loads its consumer, status and key layout, and of the server only the key layout module', () => {
+    expect(loaded.filter((m) => !m.startsWith('src/ingest/')).sort()).toEqual(['src/tokens/keys.ts']);
+    // The sink, its metrics and the development sink are the server's side.
+    expect(loaded).not.toEqual(expect.arrayContaining(['src/ingest/redis-sink.ts']));
+    expect(loaded).not.toEqual(expect.arrayContaining(['src/ingest/metrics.ts']));
+  });
+
+  it('needs no package at run time: the service hands it its own Redis connection', () => {
+    expect([...packages].filter((p) => !p.startsWith('node:'))).toEqual([]);
+  });
+});
