@@ -86,10 +86,14 @@ export function authenticate(deps: GuardDeps, options: { acceptAssetTokens: bool
 
 /** Middleware after the body (see authenticate's `consumeAfterBody`): consumes a verified asset token. */
 export function consumeAssetToken(deps: GuardDeps) {
-  return async function consumeAssetTokenMiddleware(ctx: Context, next: Next): Promise<void> {
+  // Not async: a session's request (no asset token waiting) passes straight on, no promise of its own.
+  return function consumeAssetTokenMiddleware(ctx: Context, next: Next): Promise<void> {
     const verified = ctx.state.verifiedRedemption;
-    if (verified) ctx.state.principal = await principalFromAssetToken(verified, ctx.state.credentials!, deps, ctx);
-    await next();
+    if (!verified) return next();
+    return principalFromAssetToken(verified, ctx.state.credentials!, deps, ctx).then((principal) => {
+      ctx.state.principal = principal;
+      return next();
+    });
   };
 }
 
