@@ -165,7 +165,7 @@ describe('the server process', () => {
     const redis = plainClient();
     const prefix = await migratedPrefix(redis);
     try {
-      const { url, child, output } = await startTwoWorkers(issuer, prefix);
+      const { url, child } = await startTwoWorkers(issuer, prefix);
       // One connection per request: the primary hands connections to the workers in turn.
       const once = (path: string, body?: string) =>
         new Promise<{ status: number; text: string }>((resolve, reject) => {
