@@ -248,7 +248,7 @@ async function measureMemory(count: number, issuer: string) {
       for (let j = i; j < Math.min(count, i + 1000); j++) {
         const did = `6ac9bc22-2a41-b85a-af76-${(j % 100_000).toString(16).padStart(12, '0')}`;
         const use = { iss: issuer, jti: `05b${salt}${j.toString(36).padStart(11, '0')}`, subject: did, forgetAtMs: exp * 1000, issuedAtMs: now - 60_000 };
-        const { handle } = mintAccessToken(did);
+        const { handle } = mintAccessToken(use);
         const record = { sub: did, did, aid: `02i${(j % 100_000).toString(36).padStart(12, '0')}`, iss: issuer, jti: use.jti, aud, iat: now, exp: now + 3_600_000 };
         batch.push(store.consumeAssertion(use, withToken ? { handle, record } : undefined));
       }

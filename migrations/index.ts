@@ -1,6 +1,6 @@
 import { Cluster, type Redis } from 'ioredis';
 import type { RedisConnection } from '../src/tokens/redis-client.js';
-import { HASH_CHARS } from '../src/tokens/keys.js';
+import { HASH_CHARS, redisKeys } from '../src/tokens/keys.js';
 import { DEFAULT_INGEST_PARTITIONS, deviceIdentity, INGEST_CONSUMER_GROUP, IngestLayout } from '../src/ingest/partitions.js';
 
 /**
@@ -126,6 +126,21 @@ function isAfter(id: string, than: string): boolean {
   return am > bm || (am === bm && as > bs);
 }
 
+/** The longest remaining life (ms) of an access token on this node: how long sessions of the older layout may live. */
+async function longestSessionLeft(node: Redis, prefix: string): Promise<number> {
+  let longest = 0;
+  let cursor = '0';
+  do {
+    const [next, keys] = await node.scan(cursor, 'MATCH', `${globEscaped(prefix)}{*}:at:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length === 0) continue;
+    const pipeline = node.pipeline();
+    for (const key of keys) pipeline.pttl(key);
+    for (const [, ttl] of (await pipeline.exec()) ?? []) longest = Math.max(longest, Number(ttl));
+  } while (cursor !== '0');
+  return longest;
+}
+
 export const migrations: Migration[] = [
   {
     version: 1,
@@ -169,6 +184,22 @@ export const migrations: Migration[] = [
       'their own ids, then the single stream is deleted. Stop older instances first (they would write to the single stream), and ' +
       'let its consumers finish or stop them: they read the partitions from now on',
     up: partitionIngest,
+  },
+  {
+    version: 5,
+    description:
+      'a device is its issuer plus its id: revocation and block marks per issuer ({tag}:rb:<issuer key>, {tag}:nb:<issuer key>), ' +
+      'access tokens naming their issuer key, per-device failure counts keyed by issuer and id. Nothing is renamed: the older ' +
+      'marks hash the id alone, so whose they were cannot be told; they stay and are still read (the id\'s block under every ' +
+      'issuer; the revocation of sessions minted before), and <prefix>legacy-until records how long such sessions may live, so ' +
+      'that a revocation reaches them too. Single-use marks keep their names (a replay stays refused across the upgrade); ' +
+      'failure counts restart (the older ones expire within their window). Stop older instances first',
+    async up({ redis, keyPrefix }) {
+      const nodes = redis instanceof Cluster ? redis.nodes('master') : [redis];
+      let longest = 0;
+      for (const node of nodes) longest = Math.max(longest, await longestSessionLeft(node, keyPrefix));
+      if (longest > 0) await redis.set(redisKeys(keyPrefix).legacyUntil(), String(Date.now() + longest), 'PX', longest);
+    },
   },
 ];
 

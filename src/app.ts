@@ -133,7 +133,15 @@ export function createApp(deps: AppDeps): Koa {
   router.get(...route(PATHS.metadata, serveMetadata(config, grants)));
   router.get(...route(PATHS.openapi, serveOpenApi(config, grants)));
   if (config.adminApiKey !== undefined) {
-    const admin = { apiKey: config.adminApiKey, realm: `${config.realm}-admin`, store, clock, maxBodyBytes: config.formMaxBytes };
+    const admin = {
+      apiKey: config.adminApiKey,
+      realm: `${config.realm}-admin`,
+      store,
+      trustedIssuers: deps.issuers.list().map((i) => i.issuer),
+      clock,
+      maxBodyBytes: config.formMaxBytes,
+      logger,
+    };
     router.post(...route(PATHS.adminDeviceRevoke, ...deviceRevocationEndpoint(admin)));
   }
   router.get(...route(PATHS.resource, offerDpopNonce(dpop), requireAuthorization(guard), authenticate(guard, { acceptAssetTokens: true }), showResource));

@@ -41,6 +41,6 @@ declare module 'koa' {
     /** parseJsonBody: the validated JSON text of an ingest request. */
     jsonText?: string;
     /** parseRevokeBody: the admin revocation request body. */
-    revokeBody?: { block_asset_tokens_issued_before?: 'now' | number };
+    revokeBody?: { iss?: string | undefined; block_asset_tokens_issued_before?: 'now' | 'none' | number | undefined };
   }
 }

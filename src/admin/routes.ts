@@ -1,4 +1,5 @@
 import type { Context, Middleware, Next } from 'koa';
+import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Clock } from '../clock.js';
 import { InvalidRequest } from '../oauth/errors.js';
@@ -11,36 +12,47 @@ export interface AdminDeps {
   apiKey: string;
   realm: string;
   store: DeviceRevocationStore;
+  /** The issuers this server trusts: a revocation names one of them (a device is its issuer plus its id). */
+  trustedIssuers: readonly string[];
   clock: Clock;
   maxBodyBytes: number;
+  /** The audit trail: every revocation, with the device and the options (never the admin key). */
+  logger: Logger;
 }
 
 const RevokeBody = z
   .object({
-    block_asset_tokens_issued_before: z.union([z.literal('now'), z.number().int().nonnegative()]).optional(),
+    iss: z.string().min(1).optional(),
+    block_asset_tokens_issued_before: z.union([z.literal('now'), z.literal('none'), z.number().int().nonnegative()]).optional(),
   })
   .strict();
 
-/** Optional JSON body `{"block_asset_tokens_issued_before": "now" | <seconds>}`; an empty body is `{}`. */
+/**
+ * Optional JSON body `{"iss": "<issuer>", "block_asset_tokens_issued_before": "now" | "none" | <seconds>}`;
+ * an empty body is `{}` (the only trusted issuer; block asset tokens issued before now).
+ */
 export function parseRevokeBody(maxBytes: number) {
   return async function parseRevokeBodyMiddleware(ctx: Context, next: Next): Promise<void> {
     const body = await readJsonBody(ctx, maxBytes, { optional: true });
     const parsed = RevokeBody.safeParse(body === undefined ? {} : body.value);
     if (!parsed.success) {
-      throw new InvalidRequest('body may hold only "block_asset_tokens_issued_before": "now" or whole seconds since epoch');
+      throw new InvalidRequest('body may hold only "iss" (the device\'s issuer) and "block_asset_tokens_issued_before": "now", "none" or whole seconds since epoch');
     }
     ctx.state.revokeBody = parsed.data;
     await next();
   };
 }
 
-export function revokeDevice(deps: Pick<AdminDeps, 'store' | 'clock'>) {
+export function revokeDevice(deps: Pick<AdminDeps, 'store' | 'clock' | 'trustedIssuers' | 'logger'>) {
   return async function revokeDeviceMiddleware(ctx: Context): Promise<void> {
     const body = ctx.state.revokeBody!;
     const request: DeviceRevocationRequest = { did: String(ctx.params.did ?? '') };
+    if (body.iss !== undefined) request.iss = body.iss;
     if (body.block_asset_tokens_issued_before !== undefined) request.blockAssetTokensIssuedBefore = body.block_asset_tokens_issued_before;
+    const revocation = await revokeDeviceSessions(deps.store, deps.clock, deps.trustedIssuers, request);
+    deps.logger.info({ audit: 'device_revoked', via: 'admin_api', ...revocation, block_requested: request.blockAssetTokensIssuedBefore ?? 'now', client: ctx.ip }, 'device revoked');
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = await revokeDeviceSessions(deps.store, deps.clock, request);
+    ctx.body = revocation;
   };
 }
 

@@ -31,8 +31,9 @@ export class AssertionRejected extends Error {
   override name = 'AssertionRejected';
   /** Whether the issuer's signature checked out: the token is genuine, whatever else is wrong with it. */
   verified = false;
-  /** Set only once the signature was verified: the device the failure belongs to. */
+  /** Set only once the signature was verified: the device the failure belongs to (its id, and its issuer in `iss`). */
   subject: string | undefined;
+  iss: string | undefined;
   constructor(
     readonly reason: RejectionReason,
     readonly hint: string,

@@ -92,6 +92,7 @@ export async function verifyAssetToken(token: string, ctx: VerifyContext): Promi
     if (err instanceof AssertionRejected) {
       err.verified = true;
       err.subject ??= subjectOf(payload, issuer.profile);
+      err.iss ??= issuer.issuer;
     }
     throw err;
   }

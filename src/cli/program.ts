@@ -7,7 +7,9 @@ import { ConfigError } from '../config.js';
 import { FleetError, plannedRequests, runFleet, type FleetReport } from '../demo/fleet.js';
 import { PATHS } from '../oauth/constants.js';
 import { addIngestCommands } from './ingest.js';
+import { OAuthError } from '../oauth/errors.js';
 import { runMigrations } from './migrate.js';
+import { REVOKE_DEVICE_HELP, revocationBody, revocationRequestOf, revokeDeviceDirect, type RevokeDeviceOptions } from './revoke-device.js';
 
 /** Exit codes of every command (documented in --help and the README). */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
@@ -199,20 +201,35 @@ export function buildProgram(io: CliIo): Command {
 
   program
     .command('revoke-device')
-    .description('revoke every access token of a device (POST /admin/devices/<did>/revoke with the ADMIN_API_KEY bearer)')
-    .argument('<did>', 'device id')
+    .description('revoke a device: end its sessions and refuse its older asset tokens (admin API, or --direct against Redis)')
+    .argument('<did>', 'device id (the asset token\'s did)')
+    .option('--issuer <iss>', 'the device\'s issuer, exactly as trusted (required when several issuers are trusted)')
+    .option('--block-asset-tokens-before <when>', 'refuse the device\'s asset tokens issued before: now (default), none, or seconds since epoch')
+    .option('--direct', 'write the revocation to Redis directly (REDIS_URL, REDIS_KEY_PREFIX) instead of calling the admin API')
+    .addOption(configOption())
     .addOption(urlOption())
     .option('--admin-key <key>', 'admin API key (env ADMIN_API_KEY; prefer the env)')
-    .addHelpText('after', EXIT_CODES_HELP)
-    .action(async (did: string, opts: { url: string; adminKey?: string }) => {
+    .addHelpText('after', `${REVOKE_DEVICE_HELP}\n${EXIT_CODES_HELP}`)
+    .action(async (did: string, opts: RevokeDeviceOptions & { direct?: boolean; config?: string; url: string; adminKey?: string }) => {
+      const request = revocationRequestOf(did, opts);
+      if (opts.direct) {
+        const result = await revokeDeviceDirect(configOf(opts), request).catch((err: unknown) => {
+          if (err instanceof OAuthError) throw new CliError(err.description, EXIT.usage);
+          throw err;
+        });
+        io.out(`${JSON.stringify(result, null, 2)}\n`);
+        return;
+      }
       const key = opts.adminKey ?? io.env.ADMIN_API_KEY;
-      if (!key) throw new CliError('revoke-device needs --admin-key (or ADMIN_API_KEY)', EXIT.usage);
+      if (!key) throw new CliError('revoke-device needs --admin-key (or ADMIN_API_KEY), or --direct to write to Redis', EXIT.usage);
       const res = await callServer(`${opts.url.replace(/\/+$/, '')}${adminRevokePath(did)}`, {
         method: 'POST',
-        headers: { authorization: `Bearer ${key}`, accept: 'application/json' },
+        headers: { authorization: `Bearer ${key}`, accept: 'application/json', 'content-type': 'application/json' },
+        body: JSON.stringify(revocationBody(request)),
       });
+      if (res.status === 400) throw new CliError(refused('revocation', res).message, EXIT.usage);
       if (res.status < 200 || res.status > 299) throw refused('revocation', res);
-      io.out(res.text ? `${JSON.stringify(res.json, null, 2)}\n` : `device ${did} revoked\n`);
+      io.out(`${JSON.stringify(res.json, null, 2)}\n`);
     });
 
   program

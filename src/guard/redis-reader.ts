@@ -72,7 +72,7 @@ export function redisTokenReader(redis: GuardRedis, options: RedisReaderOptions)
       if (!schemaChecked) await checkSchema();
       if (clock.now() - issuersReadAt >= options.issuerRefreshMs) await refreshIssuers();
       const [value, revokedBefore] = await redis
-        .mget(keys.accessToken(handle.tag, handle.hash), keys.deviceRevokedBefore(handle.tag))
+        .mget(keys.accessToken(handle.tag, handle.hash), keys.deviceRevokedBefore(handle.tag, handle.issuer))
         .catch(unavailable('lookup'));
       if (!value) return null;
       const record = decodeRecord(value, issuers, resources);

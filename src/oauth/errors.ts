@@ -1,4 +1,5 @@
 import type { Refusal } from '../redemption/refusals.js';
+import type { Device } from '../tokens/store.js';
 
 /**
  * One class per OAuth error code (RFC 6749 §5.2, RFC 6750 §3.1, RFC 8693 §2.2.2).
@@ -8,8 +9,8 @@ export interface OAuthErrorOptions {
   debug?: string;
   /** Extra response headers, e.g. WWW-Authenticate or Retry-After. */
   headers?: Record<string, string>;
-  /** The verified device subject a failure belongs to (per-device failure limits); never shown. */
-  subject?: string | undefined;
+  /** The verified device a failure belongs to, issuer and id (per-device failure limits); never shown. */
+  device?: Device | undefined;
   /** What a refused redemption was, for the failure limits' table (refusals.ts); never shown. */
   refusal?: Refusal | undefined;
 }
@@ -21,7 +22,7 @@ export abstract class OAuthError extends Error {
   readonly description: string;
   readonly debug: string | undefined;
   headers: Record<string, string>;
-  readonly subject: string | undefined;
+  readonly device: Device | undefined;
   readonly refusal: Refusal | undefined;
 
   constructor(description: string, options: OAuthErrorOptions = {}) {
@@ -29,7 +30,7 @@ export abstract class OAuthError extends Error {
     this.description = description;
     this.debug = options.debug;
     this.headers = options.headers ?? {};
-    this.subject = options.subject;
+    this.device = options.device;
     this.refusal = options.refusal;
   }
 

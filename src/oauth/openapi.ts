@@ -67,7 +67,7 @@ const schemas: Record<string, Schema> = {
     required: ['access_token', 'token_type', 'expires_in'],
     additionalProperties: false,
     properties: {
-      access_token: { type: 'string', pattern: '^[A-Za-z0-9_-]{12}\\.[A-Za-z0-9_-]{43}$' },
+      access_token: { type: 'string', pattern: '^[A-Za-z0-9_-]{20}\\.[A-Za-z0-9_-]{43}$' },
       token_type: { type: 'string', enum: ['Bearer', 'DPoP'] },
       expires_in: { type: 'integer', minimum: 1 },
       scope: { type: 'string' },
@@ -136,9 +136,10 @@ const schemas: Record<string, Schema> = {
   },
   DeviceRevocation: {
     type: 'object',
-    required: ['did', 'revoked_at'],
+    required: ['iss', 'did', 'revoked_at'],
     additionalProperties: false,
     properties: {
+      iss: { type: 'string', description: 'The device\'s issuer' },
       did: { type: 'string' },
       revoked_at: { type: 'integer', description: 'Access tokens issued up to this time are dead' },
       asset_tokens_blocked_before: { type: 'integer', description: 'Asset tokens issued before this time are refused' },
@@ -227,7 +228,11 @@ export function openApiDocument(config: Config, grants: GrantRegistry): OpenAPIO
                   type: 'object',
                   additionalProperties: false,
                   properties: {
-                    block_asset_tokens_issued_before: { oneOf: [{ const: 'now' }, { type: 'integer', minimum: 0 }] },
+                    iss: { type: 'string', minLength: 1, description: 'The device\'s issuer (a device is its issuer plus its id); required when several issuers are trusted' },
+                    block_asset_tokens_issued_before: {
+                      oneOf: [{ const: 'now' }, { const: 'none' }, { type: 'integer', minimum: 0 }],
+                      description: 'Refuse the device\'s asset tokens issued before this time (default "now", for a stolen device); "none" ends the sessions only',
+                    },
                   },
                 },
               },
@@ -235,7 +240,7 @@ export function openApiDocument(config: Config, grants: GrantRegistry): OpenAPIO
           },
           responses: {
             '200': json(ref('DeviceRevocation'), 'The device\'s sessions are revoked'),
-            '400': oauthError('Malformed body or device id'),
+            '400': oauthError('Malformed body or device id, an issuer not trusted, or no issuer named while several are trusted'),
             '401': oauthError('Missing (empty body) or wrong admin key', challengeHeader('RFC 6750 Bearer challenge')),
             '404': oauthError('The admin API is disabled (ADMIN_API_KEY unset)'),
             '415': oauthError('Body is not JSON'),

@@ -5,6 +5,7 @@ import { LRUCache } from 'lru-cache';
 import { RateLimiterMemory, RateLimiterRedis, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { MissingCredentials, OAuthError, TooManyRequests } from '../oauth/errors.js';
 import { digest } from '../tokens/keys.js';
+import type { Device } from '../tokens/store.js';
 import type { Clock } from '../clock.js';
 import { limitKeysOf, type LimitKey, type Refusal } from '../redemption/refusals.js';
 import { clientAddressKey } from './client-address.js';
@@ -23,13 +24,13 @@ import { clientAddressKey } from './client-address.js';
 export interface FailureLimits {
   /** Throws TooManyRequests while this client address is over its limit. */
   checkClient(ip: string): Promise<void>;
-  /** Throws TooManyRequests while this device is over its limit. */
-  checkDevice(subject: string): Promise<void>;
+  /** Throws TooManyRequests while this device (issuer and id) is over its limit. */
+  checkDevice(device: Device): Promise<void>;
   /**
    * Counts one refusal against the limits the refusal table names (refusals.ts): the client address,
    * and the device when the refusal names a verified one.
    */
-  charge(refusal: Refusal, who: { client: string; device: string | undefined }): Promise<void>;
+  charge(refusal: Refusal, who: { client: string; device: Device | undefined }): Promise<void>;
 }
 
 export interface FailureLimitSettings {
@@ -95,13 +96,15 @@ export function createFailureLimits(
       logger.warn({ err }, 'failure limiter unavailable');
     }
   }
-  // Device ids are hashed: keys of bounded length whatever the token carried. Addresses count per
-  // IPv6 /64 (clientAddressKey).
-  const idOf = (key: LimitKey, who: { client: string; device: string | undefined }): string | undefined =>
-    key === 'client' ? clientAddressKey(who.client) : who.device === undefined ? undefined : digest(who.device);
+  // Addresses count per IPv6 /64 (clientAddressKey). A device is its issuer plus its id: issuer B's
+  // tokens naming A's device id count against B's device only. Hashed: keys of bounded length
+  // whatever the token carried.
+  const deviceKey = (device: Device): string => digest(`${device.iss}\n${device.subject}`);
+  const idOf = (key: LimitKey, who: { client: string; device: Device | undefined }): string | undefined =>
+    key === 'client' ? clientAddressKey(who.client) : who.device === undefined ? undefined : deviceKey(who.device);
   return {
     checkClient: (ip) => check(limiters.client, clientAddressKey(ip), 'from this client'),
-    checkDevice: (subject) => check(limiters.device, digest(subject), 'for this device'),
+    checkDevice: (device) => check(limiters.device, deviceKey(device), 'for this device'),
     async charge(refusal, who) {
       const counts: Promise<void>[] = [];
       for (const key of limitKeysOf(refusal)) {
@@ -118,7 +121,7 @@ const isRefusal = (err: unknown): err is OAuthError =>
   err instanceof OAuthError && err.status >= 400 && err.status < 500 && !(err instanceof TooManyRequests) && !(err instanceof MissingCredentials);
 
 /** What a failed request is charged with: the refusal and the verified device it names, if any. */
-export type Charge = { refusal: Refusal; device: string | undefined } | undefined;
+export type Charge = { refusal: Refusal; device: Device | undefined } | undefined;
 
 /**
  * Middleware: refuse an over-limit client address up front (from memory: cheap), then charge what
@@ -142,6 +145,6 @@ export function limitFailures(limits: Pick<FailureLimits, 'checkClient' | 'charg
  * refused here (form, grant type, parameters) was refused before any token was read.
  */
 export const limitFailedExchanges = (limits: FailureLimits) =>
-  limitFailures(limits, (err) => (isRefusal(err) ? { refusal: err.refusal ?? REQUEST_REFUSAL, device: err.subject } : undefined));
+  limitFailures(limits, (err) => (isRefusal(err) ? { refusal: err.refusal ?? REQUEST_REFUSAL, device: err.device } : undefined));
 
 const REQUEST_REFUSAL: Refusal = { of: 'request' };

@@ -7,7 +7,7 @@ import { bindExchange, cnfThumbprint } from '../dpop/exchange.js';
 import { PossessionRefused, proveAtResource } from '../dpop/possession.js';
 import { DpopProofRejected, type ProofRequest } from '../dpop/proof.js';
 import type { FailureLimits } from '../ops/failure-limits.js';
-import type { AssertionUse, AssertionUseStore, NewAccessToken } from '../tokens/store.js';
+import type { AssertionUse, AssertionUseStore, Device, NewAccessToken } from '../tokens/store.js';
 import type { Refusal } from './refusals.js';
 
 export interface RedemptionDeps {
@@ -46,21 +46,31 @@ export class RedemptionRefused extends Error {
   constructor(
     readonly refusal: Refusal,
     readonly rejection: AssertionRejected | DpopProofRejected | PossessionRefused,
-    /** The verified device, when the asset token's signature checked out. */
-    readonly subject: string | undefined,
+    /** The verified device (issuer and id), when the asset token's signature checked out. */
+    readonly device: Device | undefined,
   ) {
     super(rejection.message);
   }
 }
 
-/** The single-use mark of an asset token lives until its exp plus skew (RFC 7523 §3 item 7). */
+/**
+ * The device a redemption belongs to: the issuer that vouched for the token and the subject it names
+ * there. Two issuers naming the same id name two devices (failure limits, revocation, keys).
+ */
+export const deviceOf = (claims: Pick<AssetClaims, 'iss' | 'subject'>): Device => ({ iss: claims.iss, subject: claims.subject });
+
+/**
+ * The single-use mark of an asset token lives until its exp plus skew (RFC 7523 §3 item 7), rounded
+ * up to the whole second: the claims check compares exp with whole seconds (the clock rounded down),
+ * so a fractional exp (RFC 7519 §2 NumericDate) verifies until the next whole second after exp + skew.
+ */
 export function assertionUseOf(claims: AssetClaims, skewSeconds: number): AssertionUse {
   const issuedAt = claims.iat ?? claims.nbf;
   return {
     iss: claims.iss,
     jti: claims.jti,
     subject: claims.subject,
-    forgetAtMs: (claims.exp + skewSeconds) * 1000,
+    forgetAtMs: Math.ceil(claims.exp + skewSeconds) * 1000,
     issuedAtMs: issuedAt === undefined ? undefined : issuedAt * 1000,
   };
 }
@@ -105,7 +115,8 @@ export async function verifyRedemption(token: string, site: RedemptionSite, deps
     if (err instanceof AssertionRejected) throw refused(deps, err, false);
     throw err;
   }
-  await deps.limits.checkDevice(claims.subject);
+  const device = deviceOf(claims);
+  await deps.limits.checkDevice(device);
 
   let jkt: string | undefined;
   let proven: boolean;
@@ -126,11 +137,12 @@ export async function verifyRedemption(token: string, site: RedemptionSite, deps
       // Raised about the verified token itself (its cnf claim, the policy): the issuer's word.
       err.verified = true;
       err.subject ??= claims.subject;
+      err.iss ??= claims.iss;
       throw refused(deps, err, false);
     }
-    if (err instanceof DpopProofRejected) throw new RedemptionRefused({ of: 'proof', reason: err.reason }, err, claims.subject);
+    if (err instanceof DpopProofRejected) throw new RedemptionRefused({ of: 'proof', reason: err.reason }, err, device);
     if (err instanceof PossessionRefused) {
-      throw new RedemptionRefused({ of: 'possession', reason: err.access === 'not_bound' ? 'not_bound' : 'proof_required' }, err, claims.subject);
+      throw new RedemptionRefused({ of: 'possession', reason: err.access === 'not_bound' ? 'not_bound' : 'proof_required' }, err, device);
     }
     throw err;
   }
@@ -146,6 +158,7 @@ export async function consumeRedemption(verified: VerifiedRedemption, deps: Rede
     const rejection = new AssertionRejected(outcome, CONSUME_REFUSALS[outcome]);
     rejection.verified = true;
     rejection.subject = claims.subject;
+    rejection.iss = claims.iss;
     throw refused(deps, rejection, proven);
   }
   deps.observer?.accepted(claims);
@@ -154,5 +167,7 @@ export async function consumeRedemption(verified: VerifiedRedemption, deps: Rede
 
 function refused(deps: RedemptionDeps, rejection: AssertionRejected, proven: boolean): RedemptionRefused {
   deps.observer?.rejected(rejection.reason);
-  return new RedemptionRefused({ of: 'assertion', reason: rejection.reason, verified: rejection.verified, proven }, rejection, rejection.subject);
+  const { subject, iss } = rejection;
+  const device = subject === undefined || iss === undefined ? undefined : deviceOf({ iss, subject });
+  return new RedemptionRefused({ of: 'assertion', reason: rejection.reason, verified: rejection.verified, proven }, rejection, device);
 }

@@ -151,7 +151,7 @@ async function refusedAtResource<T>(step: Promise<T>, credentials: Credentials, 
     return await step;
   } catch (err) {
     if (!(err instanceof RedemptionRefused)) throw err;
-    await deps.failureLimits.charge(err.refusal, { client: ctx.ip, device: err.subject });
+    await deps.failureLimits.charge(err.refusal, { client: ctx.ip, device: err.device });
     const cause = err.rejection;
     if (cause instanceof AssertionRejected) {
       throw challenged(new InvalidToken(`asset token rejected: ${cause.hint}`, { debug: rejectionDetail(cause) }), deps, credentials.scheme);

@@ -1,14 +1,18 @@
 import type { Clock } from '../clock.js';
 import type { AccessTokenHandle } from './access-token.js';
-import { deviceTag, digest } from './keys.js';
+import { deviceTag, digest, issuerKey } from './keys.js';
 import type {
   AccessTokenRecord,
   AssertionUse,
   ConsumeOutcome,
+  Device,
   DpopProofUse,
   NewAccessToken,
   TokenStore,
 } from './store.js';
+
+/** A device's marks: its tag and issuer key, as an access token of it names them (keys.ts). */
+const deviceMark = (device: Device): string => `${deviceTag(device.subject)}:${issuerKey(device.iss)}`;
 
 /**
  * The embedded development store: same contract as the Redis store (the shared contract suite runs
@@ -38,7 +42,7 @@ export class MemoryTokenStore implements TokenStore {
   async consumeAssertion(use: AssertionUse, token?: NewAccessToken): Promise<ConsumeOutcome> {
     const now = this.clock.now();
     this.sweep(now);
-    const nb = this.notBefore.get(deviceTag(use.subject));
+    const nb = this.notBefore.get(deviceMark(use));
     if (nb !== undefined && (use.issuedAtMs === undefined || use.issuedAtMs < nb)) return 'device_blocked';
     const key = this.useKey(use);
     const until = this.uses.get(key);
@@ -77,7 +81,7 @@ export class MemoryTokenStore implements TokenStore {
       this.tokens.delete(handle.hash);
       return null;
     }
-    const rb = this.revokedBefore.get(handle.tag);
+    const rb = this.revokedBefore.get(`${handle.tag}:${handle.issuer ?? ''}`);
     if (rb !== undefined && record.iat <= rb) return null;
     return { ...record };
   }
@@ -86,8 +90,8 @@ export class MemoryTokenStore implements TokenStore {
     this.tokens.delete(handle.hash);
   }
 
-  async revokeDevice(subject: string, atMs: number, blockAssetTokensBeforeMs?: number): Promise<void> {
-    const tag = deviceTag(subject);
+  async revokeDevice(device: Device, atMs: number, blockAssetTokensBeforeMs?: number): Promise<void> {
+    const tag = deviceMark(device);
     this.revokedBefore.set(tag, Math.max(atMs, this.revokedBefore.get(tag) ?? 0));
     if (blockAssetTokensBeforeMs !== undefined) {
       this.notBefore.set(tag, Math.max(blockAssetTokensBeforeMs, this.notBefore.get(tag) ?? 0));

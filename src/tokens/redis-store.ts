@@ -1,6 +1,6 @@
 import type { RedisConnection } from './redis-client.js';
 import type { AccessTokenHandle } from './access-token.js';
-import { deviceTag, redisKeys, type RedisKeys } from './keys.js';
+import { deviceTag, issuerKey, redisKeys, type RedisKeys } from './keys.js';
 import { deviceRevokedNotice, revocationChannel, tokenRevokedNotice } from './lookup-cache.js';
 import { decodeRecord, encodeRecord, IssuerDirectory, ResourceDirectory } from './record-codec.js';
 import {
@@ -8,6 +8,7 @@ import {
   type AccessTokenRecord,
   type AssertionUse,
   type ConsumeOutcome,
+  type Device,
   type DpopProofUse,
   type NewAccessToken,
   type TokenStore,
@@ -17,21 +18,30 @@ import {
  * One round trip per exchange: the script refuses a blocked device, sets the single-use mark
  * (SET NX, so of N concurrent replays exactly one wins) and writes the token. All keys share the
  * device's hash tag, so the script is Cluster-safe.
- * KEYS: 1 use mark, 2 device not-before, 3 token key ('' args when no token)
+ * KEYS: 1 use mark, 2 device not-before, 3 token key ('' args when no token), 4 the id's not-before
+ * of schema 4 and earlier (any issuer: whose it was cannot be told from its hashed key)
  * ARGV: 1 mark ttl ms, 2 issuedAt ms or '', 3 token value or '', 4 token ttl ms
  */
 const CONSUME_SCRIPT = `
-local nb = redis.call('GET', KEYS[2])
-if nb and (ARGV[2] == '' or tonumber(ARGV[2]) < tonumber(nb)) then return 2 end
+for _, key in ipairs({KEYS[2], KEYS[4]}) do
+  local nb = redis.call('GET', key)
+  if nb and (ARGV[2] == '' or tonumber(ARGV[2]) < tonumber(nb)) then return 2 end
+end
 if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then return 1 end
 if ARGV[3] ~= '' then redis.call('SET', KEYS[3], ARGV[3], 'PX', ARGV[4]) end
 return 0
 `;
 
-/** KEYS: 1 revoked-before, 2 not-before. ARGV: 1 at ms, 2 block-before ms or '', 3 ttl ms. Never moves a mark back. */
+/**
+ * KEYS: 1 revoked-before, 2 not-before. ARGV: 1 at ms, 2 block-before ms or '', 3 ttl ms.
+ * Never moves a mark back, never shortens its life: the mark keeps the later time and the later
+ * expiry of the two (PTTL: -1 none, -2 absent), so a revocation from a process with shorter
+ * settings cannot end an earlier, longer one.
+ */
 const REVOKE_DEVICE_SCRIPT = `
 local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tonumber(ARGV[1]) > cur then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3]) end
+local ttl = math.max(tonumber(ARGV[3]), redis.call('PTTL', KEYS[1]))
+redis.call('SET', KEYS[1], tostring(math.max(tonumber(ARGV[1]), cur)), 'PX', ttl)
 if ARGV[2] ~= '' then
   local nb = tonumber(redis.call('GET', KEYS[2]) or '0')
   if tonumber(ARGV[2]) > nb then redis.call('SET', KEYS[2], ARGV[2]) end
@@ -39,16 +49,27 @@ end
 return 1
 `;
 
+/** KEYS: 1 mark TTL. ARGV: 1 this server's. Only ever raised: every server's sessions are covered. */
+const RAISE_MARK_TTL_SCRIPT = `
+if tonumber(ARGV[1]) > tonumber(redis.call('GET', KEYS[1]) or '0') then redis.call('SET', KEYS[1], ARGV[1]) end
+return 1
+`;
+
 const OUTCOMES: Record<number, ConsumeOutcome> = { 0: 'accepted', 1: 'replayed', 2: 'device_blocked' };
 
 type ScriptedRedis = RedisConnection & {
-  agConsume(k1: string, k2: string, k3: string, ...args: string[]): Promise<number>;
+  agConsume(k1: string, k2: string, k3: string, k4: string, ...args: string[]): Promise<number>;
   agRevokeDevice(k1: string, k2: string, ...args: string[]): Promise<number>;
+  agRaiseMarkTtl(k1: string, ttl: string): Promise<number>;
 };
 
 export interface RedisStoreOptions {
   keyPrefix: string;
-  /** How long a device-wide revocation mark is kept: at least the longest access token life. */
+  /**
+   * How long a device-wide revocation mark must last for this process's sessions: its longest access
+   * token life plus skew. A server publishes it (publishMarkTtl); a revocation uses the largest
+   * published by any server, so a revoker with shorter settings still covers every session.
+   */
   revocationMarkTtlMs: number;
   clock: { now(): number };
   /**
@@ -95,8 +116,9 @@ export class RedisTokenStore implements TokenStore {
     this.issuers = new IssuerDirectory(options.issuers ?? [], options.issuers !== undefined);
     this.resources = new ResourceDirectory(options.resources?.builtin, options.resources?.servers);
     if (!('agConsume' in redis)) {
-      redis.defineCommand('agConsume', { numberOfKeys: 3, lua: CONSUME_SCRIPT });
+      redis.defineCommand('agConsume', { numberOfKeys: 4, lua: CONSUME_SCRIPT });
       redis.defineCommand('agRevokeDevice', { numberOfKeys: 2, lua: REVOKE_DEVICE_SCRIPT });
+      redis.defineCommand('agRaiseMarkTtl', { numberOfKeys: 1, lua: RAISE_MARK_TTL_SCRIPT });
     }
     this.redis = redis as ScriptedRedis;
   }
@@ -127,6 +149,16 @@ export class RedisTokenStore implements TokenStore {
     await guarded('resource registry', () => this.redis.multi().del(key).hset(key, this.resources.registry()).exec());
   }
 
+  /** The issuers the servers on this keyspace trust, as they last published them. */
+  async publishedIssuers(): Promise<string[]> {
+    return guarded('issuer registry', () => this.redis.hvals(this.keys.issuers()));
+  }
+
+  /** Raises `<prefix>mark-ttl` to this server's revocation mark TTL (start-up, before the first session). */
+  async publishMarkTtl(): Promise<void> {
+    await guarded('mark ttl', () => this.redis.agRaiseMarkTtl(this.keys.markTtl(), String(this.options.revocationMarkTtlMs)));
+  }
+
   private useKey(use: AssertionUse, tag = deviceTag(use.subject)): string {
     return this.keys.assertionUse(tag, use.iss, use.jti);
   }
@@ -141,8 +173,9 @@ export class RedisTokenStore implements TokenStore {
     const code = await guarded('consume', () =>
       this.redis.agConsume(
         this.useKey(use, tag),
-        this.keys.deviceNotBefore(tag),
+        this.keys.deviceNotBefore(tag, issuerKey(use.iss)),
         tokenKey,
+        this.keys.deviceNotBefore(tag),
         String(markTtl),
         use.issuedAtMs === undefined ? '' : String(use.issuedAtMs),
         token ? encodeRecord(token.record, this.issuers, this.resources) : '',
@@ -166,7 +199,7 @@ export class RedisTokenStore implements TokenStore {
 
   async findAccessToken(handle: AccessTokenHandle): Promise<AccessTokenRecord | null> {
     const [value, revokedBefore] = await guarded('lookup', () =>
-      this.redis.mget(this.keys.accessToken(handle.tag, handle.hash), this.keys.deviceRevokedBefore(handle.tag)),
+      this.redis.mget(this.keys.accessToken(handle.tag, handle.hash), this.keys.deviceRevokedBefore(handle.tag, handle.issuer)),
     );
     if (!value) return null;
     const record = decodeRecord(value, this.issuers, this.resources);
@@ -189,17 +222,32 @@ export class RedisTokenStore implements TokenStore {
     await this.redis.publish(revocationChannel(this.options.keyPrefix), message).catch(() => undefined);
   }
 
-  async revokeDevice(subject: string, atMs: number, blockAssetTokensBeforeMs?: number): Promise<void> {
-    const tag = deviceTag(subject);
+  async revokeDevice(device: Device, atMs: number, blockAssetTokensBeforeMs?: number): Promise<void> {
+    const tag = deviceTag(device.subject);
+    const issuer = issuerKey(device.iss);
+    // Two keys outside the device's slot: separate reads (a revocation is rare; the exchange never pays).
+    const [published, legacyUntil] = await guarded('revoke device', () =>
+      Promise.all([this.redis.get(this.keys.markTtl()), this.redis.get(this.keys.legacyUntil())]),
+    );
+    const ttl = Math.max(this.options.revocationMarkTtlMs, Number(published ?? 0));
     await guarded('revoke device', () =>
       this.redis.agRevokeDevice(
-        this.keys.deviceRevokedBefore(tag),
-        this.keys.deviceNotBefore(tag),
+        this.keys.deviceRevokedBefore(tag, issuer),
+        this.keys.deviceNotBefore(tag, issuer),
         String(atMs),
         blockAssetTokensBeforeMs === undefined ? '' : String(blockAssetTokensBeforeMs),
-        String(this.options.revocationMarkTtlMs),
+        String(ttl),
       ),
     );
+    // Sessions minted before devices were keyed by issuer read the id's mark of every issuer: while
+    // one may live (<prefix>legacy-until, set by the migration), it is written too. Stricter than
+    // needed for another issuer's device of the same id, and only until those sessions expire.
+    const legacyLeftMs = Number(legacyUntil ?? 0) - this.options.clock.now();
+    if (legacyLeftMs > 0) {
+      await guarded('revoke device', () =>
+        this.redis.agRevokeDevice(this.keys.deviceRevokedBefore(tag), this.keys.deviceNotBefore(tag), String(atMs), '', String(Math.ceil(legacyLeftMs))),
+      );
+    }
     await this.notify(deviceRevokedNotice(tag));
   }
 
@@ -224,5 +272,6 @@ export async function openRedisTokenStore(
   const store = new RedisTokenStore(redis, options);
   await store.publishIssuers();
   await store.publishResources();
+  await store.publishMarkTtl();
   return store;
 }

@@ -1,5 +1,15 @@
 import type { AccessTokenHandle } from './access-token.js';
 
+/**
+ * A device: its issuer and its id there (the session subject: `did`, or `sub` for generic JWTs). Two
+ * trusted issuers may name the same id; they name two devices, whose sessions, revocations and
+ * failure counts are kept apart.
+ */
+export interface Device {
+  iss: string;
+  subject: string;
+}
+
 /** What an access token stands for. Times in milliseconds since epoch. */
 export interface AccessTokenRecord {
   /** Session subject: the device id (`did`), or `sub` for generic JWTs. */
@@ -78,10 +88,11 @@ export interface AccessTokenStore extends AccessTokenReader {
 /** Device-wide revocation marks (read by the other stores in the same round trip as their own keys). */
 export interface DeviceRevocationStore {
   /**
-   * Every access token of the subject issued up to `atMs` dies; with `blockAssetTokensBeforeMs`,
-   * asset tokens issued before that time are refused too.
+   * Every access token of the device issued up to `atMs` dies; with `blockAssetTokensBeforeMs`,
+   * asset tokens issued before that time are refused too. The mark outlives every session it covers,
+   * whatever the caller's own settings, and a later revocation never shortens it.
    */
-  revokeDevice(subject: string, atMs: number, blockAssetTokensBeforeMs?: number): Promise<void>;
+  revokeDevice(device: Device, atMs: number, blockAssetTokensBeforeMs?: number): Promise<void>;
 }
 
 /** Whether the store answers (readiness). */

@@ -147,6 +147,24 @@ describe('per device (Redis)', () => {
   });
 });
 
+describe('per device, a device being its issuer plus its id (Redis)', () => {
+  it('issuer B\'s failing tokens naming A\'s device id do not lock out A\'s device', async () => {
+    const other = await MockIssuer.start();
+    try {
+      const ag = await start({ TRUSTED_ISSUERS: `${issuer.url},${other.url}`, RATE_LIMIT_FAILED_PER_IP: '1000' });
+      const did = `device-7-${nanoid(6)}`;
+      const ofB = await assetToken(other, ag.tokenEndpoint, { claims: { did } });
+      expect((await exchange(ag, '127.0.7.1', ofB)).status).toBe(200);
+      // Genuine tokens of B's device, refused (replays) over and over, from many addresses.
+      for (let i = 0; i < PER_DEVICE * 3; i++) expect((await exchange(ag, `127.0.7.${10 + i}`, ofB)).status).not.toBe(200);
+      expect((await exchange(ag, '127.0.7.100', await mintFor(ag, { did }))).status).toBe(200);
+      expect((await requestFrom('127.0.7.101', `${ag.url}/resource`, { headers: { authorization: `Bearer ${await mintFor(ag, { did })}` } })).status).toBe(200);
+    } finally {
+      await other.close();
+    }
+  });
+});
+
 describe('the DPoP protocol (RFC 9449)', () => {
   it('does not count use_dpop_nonce (§8): an honest device meeting it on every exchange and call is never limited', async () => {
     const ag = await start({ RATE_LIMIT_FAILED_PER_IP: '2', DPOP_NONCE_SECRET: 'n'.repeat(40) });

@@ -258,7 +258,7 @@ describe('a session for one resource server is refused at another', () => {
     const token = (await jwtBearer([['resource', TELEMETRY]], { did })).json.access_token as string;
     const url = await guarded({ mode: 'redis', redis, keyPrefix: ag.prefix, resource: TELEMETRY });
     expect((await bearer(url, token)).status).toBe(200);
-    await ag.runtime.deps.store.revokeDevice(did, Date.now());
+    await ag.runtime.deps.store.revokeDevice({ iss: issuer.url, subject: did }, Date.now());
     expect((await bearer(url, token)).status).toBe(401);
   });
 });

@@ -1,7 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as oauth from 'oauth4webapi';
-import { parseRevokeDeviceArgs, revokeDevice, revokeDeviceMain } from '../../src/cli/revoke-device.js';
+import { runCli } from '../../src/cli/program.js';
+import { revocationRequestOf, revokeDeviceDirect } from '../../src/cli/revoke-device.js';
 import { loadConfig } from '../../src/config.js';
+import { deviceTag, issuerKey, redisKeys } from '../../src/tokens/keys.js';
+import { RedisTokenStore } from '../../src/tokens/redis-store.js';
 import { call, postForm, startAssetgate, type Harness } from '../support/harness.js';
 import { assetToken, MockIssuer } from '../support/mock-issuer.js';
 import { testRedisEnv, uniquePrefix } from '../support/redis.js';
@@ -110,7 +113,7 @@ describe('device-wide revocation', () => {
     const res = await adminRevoke(b, did, { block_asset_tokens_issued_before: 'now' });
     expect(res.status).toBe(200);
     expect(res.headers.get('cache-control')).toBe('no-store');
-    expect(res.json).toEqual({ did, revoked_at: expect.any(Number), asset_tokens_blocked_before: res.json.revoked_at });
+    expect(res.json).toEqual({ iss: issuer.url, did, revoked_at: expect.any(Number), asset_tokens_blocked_before: res.json.revoked_at });
 
     for (const ag of [a, b]) {
       for (const token of [first, second]) {
@@ -135,15 +138,29 @@ describe('device-wide revocation', () => {
     expect(await active(a, fresh)).toBe(true);
   });
 
-  it('without a block, only the sessions die: the device can exchange again', async () => {
+  it('blocks the device\'s older asset tokens by default (a stolen device), and logs the revocation as an audit trail', async () => {
     const did = `dev-${crypto.randomUUID()}`;
     const token = await sessionFor(a, issuer, { claims: { did } });
+    const unspent = await assetToken(issuer, a.tokenEndpoint, { claims: { did } });
     const res = await adminRevoke(a, did);
     expect(res.status).toBe(200);
-    expect(res.json).toEqual({ did, revoked_at: expect.any(Number) });
+    expect(res.json).toEqual({ iss: issuer.url, did, revoked_at: expect.any(Number), asset_tokens_blocked_before: res.json.revoked_at });
     expect(await active(b, token)).toBe(false);
-    const again = await sessionFor(a, issuer, { claims: { did } });
-    expect(await active(b, again)).toBe(true);
+    expect((await postForm(a.tokenEndpoint, { grant_type: JWT_BEARER, assertion: unspent })).json.error_description).toMatch(/revoked/);
+    const audit = a.logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.audit === 'device_revoked' && l.did === did);
+    expect(audit).toEqual([expect.objectContaining({ via: 'admin_api', iss: issuer.url, did, block_requested: 'now', asset_tokens_blocked_before: res.json.revoked_at })]);
+    expect(a.logs.join('')).not.toContain(ADMIN_API_KEY);
+  });
+
+  it('with "none", only the sessions die: the device can exchange again', async () => {
+    const did = `dev-${crypto.randomUUID()}`;
+    const token = await sessionFor(a, issuer, { claims: { did } });
+    const unspent = await assetToken(issuer, a.tokenEndpoint, { claims: { did } });
+    const res = await adminRevoke(a, did, { block_asset_tokens_issued_before: 'none' });
+    expect(res.status).toBe(200);
+    expect(res.json).toEqual({ iss: issuer.url, did, revoked_at: expect.any(Number) });
+    expect(await active(b, token)).toBe(false);
+    expect((await postForm(a.tokenEndpoint, { grant_type: JWT_BEARER, assertion: unspent })).status).toBe(200);
   });
 
   it('protects the admin endpoint with its own key', async () => {
@@ -165,7 +182,7 @@ describe('device-wide revocation', () => {
 
   it('answers RFC-shaped 4xx to bad admin requests', async () => {
     const did = `dev-${crypto.randomUUID()}`;
-    for (const body of [{ block_asset_tokens_issued_before: 'yesterday' }, { block_asset_tokens_issued_before: -1 }, { surprise: 1 }, [1]]) {
+    for (const body of [{ block_asset_tokens_issued_before: 'yesterday' }, { block_asset_tokens_issued_before: -1 }, { surprise: 1 }, [1], { iss: 'https://untrusted.example' }, { iss: '' }]) {
       const res = await adminRevoke(a, did, body);
       expect(res.status).toBe(400);
       expect(res.json.error).toBe('invalid_request');
@@ -193,21 +210,112 @@ describe('device-wide revocation', () => {
     }
   });
 
-  it('works from the CLI function against the same Redis', async () => {
+  it('works directly against the same Redis (assetgate revoke-device --direct, npm run revoke-device), with the same behaviour', async () => {
     const did = `dev-${crypto.randomUUID()}`;
     const token = await sessionFor(a, issuer, { claims: { did } });
     const old = await assetToken(issuer, a.tokenEndpoint, { claims: { did } });
-    const config = loadConfig({ NODE_ENV: 'test', ...testRedisEnv(), REDIS_KEY_PREFIX: a.prefix, TRUSTED_ISSUERS: issuer.url });
-    const result = await revokeDevice(config, parseRevokeDeviceArgs([did, '--block-asset-tokens-before', 'now']));
-    expect(result).toEqual({ did, revoked_at: expect.any(Number), asset_tokens_blocked_before: expect.any(Number) });
+    // A shell that names no issuer: the one the servers published is the device's.
+    const config = loadConfig({ NODE_ENV: 'test', ...testRedisEnv(), REDIS_KEY_PREFIX: a.prefix });
+    const result = await revokeDeviceDirect(config, revocationRequestOf(did, {}));
+    expect(result).toEqual({ iss: issuer.url, did, revoked_at: expect.any(Number), asset_tokens_blocked_before: expect.any(Number) });
     expect(await active(b, token)).toBe(false);
-    expect((await postForm(b.tokenEndpoint, { grant_type: JWT_BEARER, assertion: old })).status).toBe(400);
+    expect((await postForm(a.tokenEndpoint, { grant_type: JWT_BEARER, assertion: old })).json.error_description).toMatch(/revoked/);
   });
 
-  it('the CLI refuses bad arguments with exit code 2 and an in-memory setup with a pointer to the endpoint', async () => {
-    expect(() => parseRevokeDeviceArgs([])).toThrow(/usage/);
-    expect(() => parseRevokeDeviceArgs(['d', '--block-asset-tokens-before', 'soon'])).toThrow(/block-asset-tokens-before/);
-    expect(await revokeDeviceMain(['a', 'b'], {})).toBe(2);
-    await expect(revokeDevice(loadConfig({ NODE_ENV: 'test' }), { did: 'x' })).rejects.toThrow(/admin/);
+  it('the command refuses bad arguments with exit code 2, an untrusted issuer, and an in-memory setup with a pointer to the admin API', async () => {
+    const io = () => {
+      const out: string[] = [];
+      return { out, io: { out: (t: string) => out.push(t), err: (t: string) => out.push(t), env: { NODE_ENV: 'test', ...testRedisEnv(), REDIS_KEY_PREFIX: a.prefix } } };
+    };
+    expect(() => revocationRequestOf('d', { blockAssetTokensBefore: 'soon' })).toThrow(/block-asset-tokens-before/);
+    expect(await runCli(['revoke-device', '--direct'], io().io)).toBe(2);
+    expect(await runCli(['revoke-device', 'd', '--direct', '--block-asset-tokens-before', 'soon'], io().io)).toBe(2);
+    const untrusted = io();
+    expect(await runCli(['revoke-device', 'd', '--direct', '--issuer', 'https://nobody.example'], untrusted.io)).toBe(2);
+    expect(untrusted.out.join('')).toMatch(/not trusted/);
+    await expect(revokeDeviceDirect(loadConfig({ NODE_ENV: 'test' }), { did: 'x' })).rejects.toThrow(/admin API/);
+  });
+});
+
+describe('a device is its issuer plus its id (two trusted issuers naming the same did)', () => {
+  let other: MockIssuer;
+  let ag: Harness;
+  beforeAll(async () => {
+    other = await MockIssuer.start();
+    ag = await startAssetgate({ env: { TRUSTED_ISSUERS: `${issuer.url},${other.url}`, INTROSPECTION_CLIENTS, ADMIN_API_KEY } });
+  });
+  afterAll(async () => {
+    await ag.close();
+    await other.close();
+  });
+  const adminRevoke = (did: string, body: unknown) =>
+    call(`${ag.url}/admin/devices/${encodeURIComponent(did)}/revoke`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_API_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+
+  it('revoking issuer A\'s device-7 leaves issuer B\'s device-7 working (sessions and asset tokens)', async () => {
+    const did = `device-7-${crypto.randomUUID()}`;
+    const ofA = await sessionFor(ag, issuer, { claims: { did } });
+    const ofB = await sessionFor(ag, other, { claims: { did } });
+    const unspentB = await assetToken(other, ag.tokenEndpoint, { claims: { did } });
+
+    const res = await adminRevoke(did, { iss: issuer.url });
+    expect(res.status).toBe(200);
+    expect(res.json).toMatchObject({ iss: issuer.url, did });
+
+    expect((await resource(ag, ofA)).status).toBe(401);
+    expect(await active(ag, ofA)).toBe(false);
+    expect((await resource(ag, ofB)).status).toBe(200);
+    expect(await introspect(ag, ofB)).toMatchObject({ json: { active: true, sub: did, asset_token_issuer: other.url } });
+    expect((await postForm(ag.tokenEndpoint, { grant_type: JWT_BEARER, assertion: unspentB })).status).toBe(200);
+    expect((await resource(ag, await assetToken(other, ag.tokenEndpoint, { claims: { did } }))).status).toBe(200);
+    expect((await resource(ag, await assetToken(issuer, ag.tokenEndpoint, { claims: { did } }))).status).toBe(401);
+  });
+
+  it('refuses a bare device id while several issuers are trusted (never guesses whose device it is)', async () => {
+    const did = `device-7-${crypto.randomUUID()}`;
+    const ofA = await sessionFor(ag, issuer, { claims: { did } });
+    const res = await adminRevoke(did, {});
+    expect(res.status).toBe(400);
+    expect(res.json).toMatchObject({ error: 'invalid_request', error_description: expect.stringMatching(/issuer/) });
+    expect(await active(ag, ofA)).toBe(true);
+  });
+});
+
+describe('revocation marks outlive every session they cover', () => {
+  it('a server issuing 24 h sessions (its configuration file) and a revocation from a shell with default settings: the mark lasts 24 h', async () => {
+    const ag = await startAssetgate({
+      env: { TRUSTED_ISSUERS: issuer.url },
+      layer: { source: 'assetgate.yaml', settings: { ACCESS_TOKEN_TTL_SECONDS: '86400' }, issuers: [], introspectionClients: [], resourceServers: [] },
+    });
+    try {
+      const did = `dev-${crypto.randomUUID()}`;
+      const token = await sessionFor(ag, issuer, { claims: { did, exp: Math.floor(Date.now() / 1000) + 86_400 } });
+      // The shell: environment only, default ACCESS_TOKEN_TTL_SECONDS (1 h).
+      const shell = loadConfig({ NODE_ENV: 'test', ...testRedisEnv(), REDIS_KEY_PREFIX: ag.prefix });
+      expect(shell.accessTokenTtlSeconds).toBe(3600);
+      await revokeDeviceDirect(shell, revocationRequestOf(did, { blockAssetTokensBefore: 'none' }));
+      const mark = redisKeys(ag.prefix).deviceRevokedBefore(deviceTag(did), issuerKey(issuer.url));
+      // Past the shell's hour the mark is still there, as long as the sessions it covers may live.
+      expect(await ag.redis!.pttl(mark)).toBeGreaterThan(86_400_000);
+      expect((await resource(ag, token)).status).toBe(401);
+    } finally {
+      await ag.close();
+    }
+  });
+
+  it('a later revocation from a process with shorter settings never shortens an existing mark', async () => {
+    const prefix = a.prefix;
+    const device = { iss: 'https://unpublished.example', subject: `dev-${crypto.randomUUID()}` };
+    const clock = { now: () => Date.now() };
+    const long = new RedisTokenStore(a.redis!, { keyPrefix: `${prefix}gt:`, revocationMarkTtlMs: 86_400_000, clock });
+    const short = new RedisTokenStore(a.redis!, { keyPrefix: `${prefix}gt:`, revocationMarkTtlMs: 1_000, clock });
+    const mark = redisKeys(`${prefix}gt:`).deviceRevokedBefore(deviceTag(device.subject), issuerKey(device.iss));
+    await long.revokeDevice(device, Date.now());
+    await short.revokeDevice(device, Date.now() + 1);
+    expect(await a.redis!.pttl(mark)).toBeGreaterThan(86_000_000);
+    expect(Number(await a.redis!.get(mark))).toBeGreaterThan(Date.now() - 10_000); // the later time is kept
   });
 });

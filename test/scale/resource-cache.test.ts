@@ -73,7 +73,7 @@ describe('resource lookup cache (RESOURCE_CACHE_TTL_MS) on two instances', () =>
     const other = await session('cache-dev-4');
     expect((await resource(a, token)).status).toBe(200);
     expect((await resource(a, other)).status).toBe(200);
-    await b.runtime.deps.store.revokeDevice('cache-dev-3', Date.now());
+    await b.runtime.deps.store.revokeDevice({ iss: issuer.url, subject: 'cache-dev-3' }, Date.now());
     expect(await eventuallyRefusedOnA(token)).toBe(401);
     expect((await resource(a, other)).status).toBe(200);
   });

@@ -44,7 +44,7 @@ describe('two instances on one Redis', () => {
     const res = await postForm(a.tokenEndpoint, { grant_type: JWT_BEARER, assertion: await assetToken(issuer, 'https://assetgate.example', { claims: { did: 'dev-2i' } }) });
     const token = String(res.json.access_token);
     expect((await call(`${a.url}/resource`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
-    await b.runtime.deps.store.revokeDevice('dev-2i', Date.now());
+    await b.runtime.deps.store.revokeDevice({ iss: issuer.url, subject: 'dev-2i' }, Date.now());
     const onA = await call(`${a.url}/resource`, { headers: { authorization: `Bearer ${token}` } });
     expect(onA.status).toBe(401);
     expect(onA.json.error).toBe('invalid_token');

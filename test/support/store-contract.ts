@@ -28,8 +28,9 @@ export function storeContract(name: string, make: () => Promise<StoreSubject>) {
       ...over,
     });
     const token = (subject: string, ttlMs = 60_000, over: Partial<AccessTokenRecord> = {}) => {
-      const { token: raw, handle } = mintAccessToken(subject);
-      const record: AccessTokenRecord = { sub: subject, did: subject, aid: '02iX', iss: 'https://issuer.example', jti: 'j', aud: ['https://assetgate.example'], iat: s.clock.now(), exp: s.clock.now() + ttlMs, ...over };
+      const iss = over.iss ?? 'https://issuer.example';
+      const { token: raw, handle } = mintAccessToken({ iss, subject });
+      const record: AccessTokenRecord = { sub: subject, did: subject, aid: '02iX', iss, jti: 'j', aud: ['https://assetgate.example'], iat: s.clock.now(), exp: s.clock.now() + ttlMs, ...over };
       return { raw, handle, record };
     };
 
@@ -93,7 +94,7 @@ export function storeContract(name: string, make: () => Promise<StoreSubject>) {
       await s.store.consumeAssertion(u1, t1);
       await s.store.consumeAssertion({ ...u1, jti: `${u1.jti}-b` }, t2);
       await s.store.consumeAssertion(other, t3);
-      await s.store.revokeDevice(u1.subject, s.clock.now());
+      await s.store.revokeDevice(u1, s.clock.now());
       expect(await s.store.findAccessToken(t1.handle)).toBeNull();
       expect(await s.store.findAccessToken(t2.handle)).toBeNull();
       expect(await s.store.findAccessToken(t3.handle)).not.toBeNull();
@@ -105,10 +106,24 @@ export function storeContract(name: string, make: () => Promise<StoreSubject>) {
 
     it('blocks asset tokens issued before a device block, and those without an issue time', async () => {
       const u = use();
-      await s.store.revokeDevice(u.subject, s.clock.now(), s.clock.now());
+      await s.store.revokeDevice(u, s.clock.now(), s.clock.now());
       expect(await s.store.consumeAssertion(u)).toBe('device_blocked');
       expect(await s.store.consumeAssertion({ ...u, jti: `${u.jti}-x`, issuedAtMs: undefined })).toBe('device_blocked');
       expect(await s.store.consumeAssertion({ ...u, jti: `${u.jti}-y`, issuedAtMs: s.clock.now() + 1000 })).toBe('accepted');
+    });
+
+    it('keeps two issuers\' devices of the same id apart: revocation and block of one leave the other', async () => {
+      const a = use({ iss: 'https://a.example' });
+      const b = use({ iss: 'https://b.example', subject: a.subject });
+      const ta = token(a.subject, 60_000, { iss: a.iss });
+      const tb = token(b.subject, 60_000, { iss: b.iss });
+      expect(await s.store.consumeAssertion(a, ta)).toBe('accepted');
+      expect(await s.store.consumeAssertion(b, tb)).toBe('accepted');
+      await s.store.revokeDevice({ iss: a.iss, subject: a.subject }, s.clock.now(), s.clock.now());
+      expect(await s.store.findAccessToken(ta.handle)).toBeNull();
+      expect(await s.store.findAccessToken(tb.handle)).toEqual(tb.record);
+      expect(await s.store.consumeAssertion({ ...a, jti: `${a.jti}-2` })).toBe('device_blocked');
+      expect(await s.store.consumeAssertion({ ...b, jti: `${b.jti}-2` })).toBe('accepted');
     });
 
     it('marks a DPoP proof jti used once per key (RFC 9449 §11.1)', async () => {

@@ -8,7 +8,7 @@ import { toOAuthError } from '../../src/oauth/render-error.js';
 import { grantScope } from '../../src/oauth/scope-policy.js';
 import { bearerChallenge } from '../../src/resource/challenge.js';
 import { accessTokenHandle, mintAccessToken } from '../../src/tokens/access-token.js';
-import { deviceTag } from '../../src/tokens/keys.js';
+import { deviceTag, issuerKey } from '../../src/tokens/keys.js';
 import { StoreUnavailableError } from '../../src/tokens/store.js';
 
 describe('parseFormBody (RFC 6749 §3.1, §3.2)', () => {
@@ -63,11 +63,16 @@ describe('rejectionFromJose (one table from jose codes)', () => {
 
 describe('access tokens', () => {
   it('are tag.random with 258 random bits and map to a handle', () => {
-    const { token, handle } = mintAccessToken('device-1');
-    expect(token).toMatch(/^[A-Za-z0-9_-]{12}\.[A-Za-z0-9_-]{43}$/);
-    expect(handle.tag).toBe(deviceTag('device-1'));
+    const device = { iss: 'https://a.example', subject: 'device-1' };
+    const { token, handle } = mintAccessToken(device);
+    expect(token).toMatch(/^[A-Za-z0-9_-]{20}\.[A-Za-z0-9_-]{43}$/);
+    expect(handle).toMatchObject({ tag: deviceTag('device-1'), issuer: issuerKey('https://a.example') });
     expect(accessTokenHandle(token)).toEqual(handle);
-    expect(mintAccessToken('device-1').token).not.toBe(token);
+    expect(mintAccessToken(device).token).not.toBe(token);
+    // A device is its issuer plus its id: another issuer's device-1 names other marks (same slot).
+    expect(mintAccessToken({ iss: 'https://b.example', subject: 'device-1' }).handle.issuer).not.toBe(handle.issuer);
+    // A token minted before devices were keyed by issuer: no issuer key, the id's mark of every issuer.
+    expect(accessTokenHandle(`${handle.tag}.${'A'.repeat(43)}`)).toEqual({ tag: handle.tag, hash: expect.any(String) });
     expect(accessTokenHandle('x.y')).toBeNull();
     expect(accessTokenHandle(`${token}a`)).toBeNull();
   });

@@ -54,13 +54,24 @@ describe('client authentication primitives', () => {
 });
 
 describe('pure policies', () => {
-  it('plans device revocations and refuses odd block times', () => {
+  it('plans device revocations (blocking older asset tokens unless told "none") and refuses odd block times', () => {
     const now = 1_800_000_000_000;
-    expect(deviceRevocationPlan({ did: 'd' }, now)).toEqual({ atMs: now, blockBeforeMs: undefined });
-    expect(deviceRevocationPlan({ did: 'd', blockAssetTokensIssuedBefore: 'now' }, now)).toEqual({ atMs: now, blockBeforeMs: now });
-    expect(deviceRevocationPlan({ did: 'd', blockAssetTokensIssuedBefore: 1_700_000_000 }, now).blockBeforeMs).toBe(1_700_000_000_000);
-    expect(() => deviceRevocationPlan({ did: 'd', blockAssetTokensIssuedBefore: now }, now)).toThrow(/future/);
-    expect(() => deviceRevocationPlan({ did: '' }, now)).toThrow(/device id/);
+    const one = ['https://a.example'];
+    const device = { iss: 'https://a.example', subject: 'd' };
+    expect(deviceRevocationPlan({ did: 'd' }, one, now)).toEqual({ device, atMs: now, blockBeforeMs: now });
+    expect(deviceRevocationPlan({ did: 'd', blockAssetTokensIssuedBefore: 'none' }, one, now)).toEqual({ device, atMs: now, blockBeforeMs: undefined });
+    expect(deviceRevocationPlan({ did: 'd', blockAssetTokensIssuedBefore: 1_700_000_000 }, one, now).blockBeforeMs).toBe(1_700_000_000_000);
+    expect(() => deviceRevocationPlan({ did: 'd', blockAssetTokensIssuedBefore: now }, one, now)).toThrow(/future/);
+    expect(() => deviceRevocationPlan({ did: '' }, one, now)).toThrow(/device id/);
+  });
+
+  it('names the device by issuer and id: a bare id only while one issuer is trusted, never an untrusted issuer', () => {
+    const now = 1_800_000_000_000;
+    const two = ['https://a.example', 'https://b.example'];
+    expect(() => deviceRevocationPlan({ did: 'device-7' }, two, now)).toThrow(/several issuers/);
+    expect(deviceRevocationPlan({ did: 'device-7', iss: 'https://b.example' }, two, now).device).toEqual({ iss: 'https://b.example', subject: 'device-7' });
+    expect(() => deviceRevocationPlan({ did: 'device-7', iss: 'https://b.example/' }, two, now)).toThrow(/not trusted/);
+    expect(() => deviceRevocationPlan({ did: 'device-7' }, [], now)).toThrow(/no issuer/);
   });
 
   it('reads introspection answers into device claims', () => {

@@ -25,4 +25,4 @@ export interface GrantRequest {
 }
 
 /** How a grant reports a refused asset token; `refused` goes into the error's options for the failure limits. */
-export type RejectionToError = (rejection: AssertionRejected, refused: Pick<OAuthErrorOptions, 'refusal' | 'subject'>) => OAuthError;
+export type RejectionToError = (rejection: AssertionRejected, refused: Pick<OAuthErrorOptions, 'refusal' | 'device'>) => OAuthError;

@@ -46,7 +46,7 @@ export async function exchangeAssetToken(
     const now = deps.clock.now();
     // expires_in never reaches past the assertion's exp nor any target resource's cap; at least one second.
     lifetimeMs = Math.max(1000, Math.min(terms.lifetimeSeconds * 1000, claims.exp * 1000 - now));
-    const minted = mintAccessToken(claims.subject);
+    const minted = mintAccessToken(claims);
     token = minted.token;
     const record: AccessTokenRecord = { sub: claims.subject, iss: claims.iss, jti: claims.jti, aud: terms.aud, iat: now, exp: now + lifetimeMs };
     if (claims.did !== undefined) record.did = claims.did;
@@ -69,7 +69,7 @@ export async function exchangeAssetToken(
 
 /** The grant's error for an asset token refusal, RFC 9449 §5 400 JSON for a proof; both carry the refusal for the failure limits. */
 function tokenEndpointError(err: RedemptionRefused, rejectedAs: RejectionToError, dpop: DpopContext): OAuthError {
-  const refused = { refusal: err.refusal, subject: err.subject };
+  const refused = { refusal: err.refusal, device: err.device };
   if (err.rejection instanceof AssertionRejected) return rejectedAs(err.rejection, refused);
   if (err.rejection instanceof DpopProofRejected) return tokenEndpointProofError(err.rejection, dpop, refused);
   // PossessionRefused is a resource's answer (RFC 9449 §7); the token endpoint binds instead.
