@@ -334,11 +334,12 @@ async function main(): Promise<void> {
     TRUSTED_ISSUERS: issuer,
     PUBLIC_URL,
     TOKEN_AUDIENCES: AUDIENCE,
-    LOG_LEVEL: 'warn',
     INTROSPECTION_CLIENTS: INTROSPECTION_CLIENT,
     WORKERS: '1', // production defaults to one per core; the variants below measure WORKERS=2
     ...extra,
   });
+  // Each server's stdout (the project's access log) to a file of the run's, as in a deployment.
+  const logFile = (name: string): string => join(cacheDir, `stdout-${name.replace(/[^A-Za-z0-9=-]+/g, '_')}.log`);
   const projectEntry = process.env.BENCH_PROJECT_SERVER ?? join(root, 'dist/src/server.js');
   const profileDir = process.env.BENCH_PROFILE_DIR;
   const profiled = (target: Target): string[] => [
@@ -349,27 +350,27 @@ async function main(): Promise<void> {
     ...(process.env.BENCH_ALL_NODE_ARGS ? process.env.BENCH_ALL_NODE_ARGS.split(' ').filter(Boolean) : []),
   ];
   const servers: Record<Target, ServerProcess> = {
-    project: await startServer('project', projectEntry, await freePort(), projectEnv({}), profiled('project')),
+    project: await startServer('project', projectEntry, await freePort(), projectEnv({}), profiled('project'), logFile('project')),
     floor: await startServer('floor', join(root, 'dist/bench/floor/server.js'), await freePort(), {
       ...common,
       ISSUER: issuer,
       AUDIENCE,
       INTROSPECTION_CLIENT,
-    }, profiled('floor')),
+    }, profiled('floor'), logFile('floor')),
     peer: await startServer('peer', join(root, 'dist/bench/peer/server.js'), await freePort(), {
       ...common,
       ISSUER: issuer,
       AUDIENCE,
       INTROSPECTION_CLIENT,
       PEER_ISSUER: PUBLIC_URL,
-    }, profiled('peer')),
+    }, profiled('peer'), logFile('peer')),
   };
   const variantServers: ServerProcess[] = process.env.BENCH_NO_VARIANTS
     ? []
     : await Promise.all(
         VARIANTS.map(async (v) => {
           const { BENCH_ENTRY: entry, ...env } = v.env;
-          return startServer(v.name, entry ?? projectEntry, await freePort(), projectEnv(env));
+          return startServer(v.name, entry ?? projectEntry, await freePort(), projectEnv(env), [], logFile(v.name));
         }),
       );
   const idleRss = Object.fromEntries(TARGETS.map((t) => [t, servers[t].rss()])) as Record<Target, number>;
@@ -461,7 +462,7 @@ async function main(): Promise<void> {
       await fillLiveTokens(client, 0, live, issuer);
       const keys = await client.dbsize();
       client.disconnect();
-      const project = await startServer(`project (${live} live)`, projectEntry, await freePort(), projectEnv({ REDIS_URL: server.url }));
+      const project = await startServer(`project (${live} live)`, projectEntry, await freePort(), projectEnv({ REDIS_URL: server.url }), [], logFile(`project-${live}-live`));
       keyspaces.push({ live, redis: server, project, keys, rps: [] as number[] });
     }
     const exchangeOn = (server: ServerProcess, seconds: number) =>

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 
 /** A server under test, run as a child process of its own so its RSS and CPU are its own. */
 export interface ServerProcess {
@@ -70,12 +70,25 @@ async function waitHealthy(url: string, child: ChildProcess, log: () => string, 
   }
 }
 
-/** Starts `node script` with env on a loopback port and waits for /healthz. */
-export async function startServer(name: string, script: string, port: number, env: Record<string, string>, nodeArgs: string[] = []): Promise<ServerProcess> {
+/**
+ * Starts `node script` with env on a loopback port and waits for /healthz. Its stdout goes to
+ * `stdoutFile` (truncated), as a deployment's log lines go to a file or a pipe: a write to
+ * /dev/null would make the access log look cheaper than it is.
+ */
+export async function startServer(
+  name: string,
+  script: string,
+  port: number,
+  env: Record<string, string>,
+  nodeArgs: string[] = [],
+  stdoutFile?: string,
+): Promise<ServerProcess> {
+  const stdout = stdoutFile ? openSync(stdoutFile, 'w') : 'ignore';
   const child = spawn(process.execPath, [...nodeArgs, script], {
     env: { PATH: process.env.PATH ?? '', ...env, PORT: String(port) },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', stdout, 'pipe'],
   });
+  if (typeof stdout === 'number') closeSync(stdout); // the child holds its own copy
   running.add(child);
   child.once('exit', () => running.delete(child));
   let stderr = '';
