@@ -9,7 +9,7 @@ import { ConfigError } from './config.js';
 import { buildRuntime } from './deps.js';
 import { aggregateWorkerMetrics } from './ops/cluster-metrics.js';
 import { closeGracefully, createHttpServer } from './ops/http-server.js';
-import { createLogger } from './ops/logger.js';
+import { createProcessLogger } from './ops/logger.js';
 
 export interface MainOptions {
   /** Configuration file (`assetgate serve --config`); else ASSETGATE_CONFIG. */
@@ -29,7 +29,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env, options: MainOp
     throw err;
   }
   // Pretty lines for a person at a terminal in development; JSON everywhere else.
-  const logger = createLogger(config.logLevel, undefined, { pretty: config.mode === 'development' && process.stdout.isTTY === true });
+  const logger = createProcessLogger(config.logLevel, { pretty: config.mode === 'development' && process.stdout.isTTY === true });
   if (config.workers > 1 && cluster.isPrimary) {
     superviseWorkers(config.workers, logger);
     return;

@@ -2,6 +2,7 @@ import type { Context, Next } from 'koa';
 import type { Logger } from 'pino';
 import { nanoid } from 'nanoid';
 import { PATHS } from '../oauth/constants.js';
+import { accessLoggerOf } from './logger.js';
 import type { Principal } from '../resource/guard.js';
 
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -48,8 +49,8 @@ export type RequestObserver = (outcome: RequestOutcome) => void;
 export const isIngested = (o: RequestOutcome): boolean => o.status === 202 && o.route === PATHS.ingest;
 
 /**
- * The request's logger (a pino child carrying reqId), made on first use: at LOG_LEVEL=warn a
- * successful request costs no logger work (no child logger, no bindings serialized).
+ * The request's logger (a pino child carrying reqId), made on first use: only a request that logs
+ * more than its access line (a 5xx) makes one.
  */
 export function requestLogger(ctx: Context, logger: Logger): Logger {
   return (ctx.state.log ??= logger.child({ reqId: ctx.state.requestId }));
@@ -62,6 +63,7 @@ export function requestLogger(ctx: Context, logger: Logger): Logger {
  * promise per request.
  */
 export function requestContext(logger: Logger, observe?: RequestObserver) {
+  const access = accessLoggerOf(logger);
   return async function requestContextMiddleware(ctx: Context, next: Next): Promise<void> {
     const started = performance.now(); // a double: no BigInt per request
     const incoming = ctx.req.headers['x-request-id'];
@@ -77,7 +79,7 @@ export function requestContext(logger: Logger, observe?: RequestObserver) {
       // Health probes arrive every few seconds from each load balancer and orchestrator: their
       // lines are debug, so the info log stays a log of requests.
       const level = ctx.state.route === PATHS.healthz || ctx.state.route === PATHS.readyz ? 'debug' : 'info';
-      if (logger.isLevelEnabled(level)) accessLog(ctx, requestLogger(ctx, logger), started, level);
+      if (access.isLevelEnabled(level)) accessLog(ctx, access, started, level);
     }
   };
 }
@@ -89,10 +91,12 @@ function outcomeOf(ctx: Context, seconds: number): RequestOutcome {
   return { route: route ?? 'unmatched', method: ctx.method, status, outcome, seconds, grantType, principal };
 }
 
+/** One line per request; the request id as a field, not through a child logger made per request. */
 function accessLog(ctx: Context, log: Logger, started: number, level: 'info' | 'debug'): void {
   const err = ctx.state.error;
   log[level](
     {
+      reqId: ctx.state.requestId,
       method: ctx.method,
       route: ctx.state.route ?? ctx.path.slice(0, 100),
       status: ctx.status,
