@@ -89,10 +89,24 @@ describe('bench statistics', () => {
     const s = summarizeScenario('resource check', [round('project', 1500), round('floor', 1000), round('peer', 1000)]);
     const checks = checkTargets({ summaries: [s], bytesPerToken: 300, projectMaxRss: 100 * 1024 * 1024, linearRatio: 0.95 });
     const byName = Object.fromEntries(checks.map((c) => [c.target, c.ok]));
-    expect(byName['resource check: ≥ 1.0× floor']).toBe(true);
-    expect(byName['resource check: ≥ 2× peer']).toBe(false);
+    expect(byName['resource check: ≥ 0.9× floor req/s']).toBe(true);
+    expect(Object.keys(byName).some((name) => name.startsWith('resource check') && name.includes('peer'))).toBe(false);
+    expect(byName['resource check: p99 ≤ 1.5× floor p99']).toBe(true);
     expect(byName['Redis ≤ 250 bytes per live access token']).toBe(false);
     expect(byName['server RSS under load ≤ 200 MB']).toBe(true);
     expect(byName['exchange rate at many live tokens ≥ 0.9× the rate at few']).toBe(true);
+  });
+
+  it('checks the exchange against the floor on req/s and on server CPU per request, and against the peer', () => {
+    const s = summarizeScenario('exchange (jwt-bearer)', [
+      round('project', 1200, { scenario: 'exchange (jwt-bearer)', serverCpuUs: 80 }),
+      round('floor', 1000, { scenario: 'exchange (jwt-bearer)', serverCpuUs: 100 }),
+      round('peer', 1000, { scenario: 'exchange (jwt-bearer)' }),
+    ]);
+    const byName = Object.fromEntries(checkTargets({ summaries: [s], bytesPerToken: 200, projectMaxRss: null, linearRatio: null }).map((c) => [c.target, c.ok]));
+    expect(byName['exchange (jwt-bearer): ≥ 1.1× floor req/s']).toBe(true);
+    expect(byName['exchange (jwt-bearer): ≤ 0.9× floor server CPU per request']).toBe(true);
+    expect(byName['exchange (jwt-bearer): ≥ 1.8× peer req/s']).toBe(false);
+    expect(byName['server RSS under load ≤ 200 MB']).toBeNull();
   });
 });
