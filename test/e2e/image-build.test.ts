@@ -58,7 +58,7 @@ describe('the container image, built from what the Dockerfile copies', () => {
     expect(existsSync(join(app, 'node_modules/typescript'))).toBe(false);
     expect(existsSync(join(app, 'src'))).toBe(false);
     expect(existsSync(join(app, 'dist/test'))).toBe(false);
-    expect(image.env.NODE_ENV).toBe('production');
+    expect(image.env).toEqual(expect.objectContaining({ NODE_ENV: 'production', HOST: '0.0.0.0' }));
   });
 
   it('runs the CLI (--help) from the image', () => {
