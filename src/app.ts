@@ -9,7 +9,7 @@ import type { VerifyContext } from './assertion/verify.js';
 import type { Clock } from './clock.js';
 import type { Config } from './config.js';
 import { deviceRevocationEndpoint } from './admin/routes.js';
-import { createDpopContext, offerDpopNonce } from './dpop/context.js';
+import { createDpopContext, offerDpopNonce, resourceSchemes } from './dpop/context.js';
 import type { ActivityLog } from './ops/activity.js';
 import { activityEndpoint, DASHBOARD_PATHS, dashboardPage, dashboardScript, dashboardStyle } from './ops/dashboard.js';
 import { noFailureLimits, type FailureLimits } from './ops/failure-limits.js';
@@ -26,6 +26,7 @@ import { ResourceCatalog } from './oauth/resources.js';
 import type { SessionPolicy } from './oauth/session-terms.js';
 import { introspectionEndpoint, type ResourceServerEndpointDeps } from './oauth/introspect.js';
 import { serveMetadata } from './oauth/metadata.js';
+import { resourceMetadataUrl, serveProtectedResourceMetadata } from './oauth/protected-resource.js';
 import { serveOpenApi } from './oauth/openapi.js';
 import { renderErrors } from './oauth/render-error.js';
 import { revocationEndpoint } from './oauth/revoke.js';
@@ -113,7 +114,16 @@ export function createApp(deps: AppDeps): Koa {
     policy: sessionPolicy(config),
     dpop,
   };
-  const guard: GuardDeps = { challenge: resourceChallenge(config.realm, dpop), resource: config.resources.builtin.resource, store: deps.resourceStore ?? store, dpop, redemption: redemption('resource'), failureLimits };
+  // RFC 9728: the built-in resource's metadata, named in its challenges; DPoP members as the policies say.
+  const schemes = resourceSchemes(dpop);
+  const builtinMetadata = {
+    resource: config.resources.builtin.resource,
+    authorizationServer: config.publicUrl,
+    scopes: config.resources.builtin.scopes,
+    dpop: schemes.dpop ? { algorithms: config.dpop.algorithms, boundTokensRequired: !schemes.bearer } : undefined,
+  };
+  const builtinMetadataUrl = resourceMetadataUrl(builtinMetadata.resource);
+  const guard: GuardDeps = { challenge: resourceChallenge(config.realm, dpop, builtinMetadataUrl), resource: config.resources.builtin.resource, store: deps.resourceStore ?? store, dpop, redemption: redemption('resource'), failureLimits };
   const grants = grantRegistry([jwtBearerGrant(sessions), tokenExchangeGrant(sessions)]);
   const resourceServers: ResourceServerEndpointDeps = {
     store,
@@ -131,6 +141,7 @@ export function createApp(deps: AppDeps): Koa {
   router.post(...route(PATHS.introspect, ...introspectionEndpoint(resourceServers)));
   router.post(...route(PATHS.revoke, ...revocationEndpoint(resourceServers)));
   router.get(...route(PATHS.metadata, serveMetadata(config, grants)));
+  router.get(...route(new URL(builtinMetadataUrl).pathname, serveProtectedResourceMetadata(builtinMetadata)));
   router.get(...route(PATHS.openapi, serveOpenApi(config, grants)));
   if (config.adminApiKey !== undefined) {
     const admin = {

@@ -20,6 +20,7 @@ export type { DeviceClaims, TokenResolver } from './claims.js';
 export { GuardUnavailableError } from './claims.js';
 export type { IntrospectionClientOptions } from './introspection-resolver.js';
 export type { GuardRedis } from './redis-reader.js';
+export { resourceMetadataUrl, serveProtectedResourceMetadata, type ProtectedResourceSettings } from '../oauth/protected-resource.js';
 
 interface CommonGuardOptions {
   /**
@@ -27,6 +28,12 @@ interface CommonGuardOptions {
    * a session issued for any other resource is refused with invalid_token (RFC 9700 §2.3).
    */
   resource: string;
+  /**
+   * The URL of this service's RFC 9728 metadata, named in every challenge (`resource_metadata`,
+   * RFC 9728 §5.1) so a client can discover the authorization server. Serve the document with
+   * serveProtectedResourceMetadata; its URL is resourceMetadataUrl(resource). Unset: not named.
+   */
+  resourceMetadata?: string;
   /** RFC 6750 realm of the challenges. Default "assetgate". */
   realm?: string;
   /** Every one of these scopes must have been granted, else 403 insufficient_scope (RFC 6750 §3.1). */
@@ -125,7 +132,7 @@ export function assetgateGuard(options: AssetgateGuardOptions): Middleware {
   };
   const publicUrl = options.dpop?.publicUrl.replace(/\/+$/, '');
   // DPoP is advertised without credentials only when this guard can check proofs.
-  const fail = challengeFor(realm, algorithms, () => ({ bearer: true, dpop: dpopDeps !== undefined }));
+  const fail = challengeFor(realm, algorithms, () => ({ bearer: true, dpop: dpopDeps !== undefined }), options.resourceMetadata);
 
   async function deviceOf(ctx: Context): Promise<DeviceClaims> {
     const { scheme, token } = readCredentials(ctx.req, fail);

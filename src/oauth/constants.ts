@@ -14,6 +14,7 @@ export const PATHS = {
   introspect: '/oauth2/introspect', // RFC 7662
   revoke: '/oauth2/revoke', // RFC 7009
   metadata: '/.well-known/oauth-authorization-server', // RFC 8414 §3
+  protectedResource: '/.well-known/oauth-protected-resource', // RFC 9728 §3
   openapi: '/openapi.json',
   adminDeviceRevoke: '/admin/devices/:did/revoke',
   metrics: '/metrics',

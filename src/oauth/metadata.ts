@@ -20,6 +20,8 @@ export interface AuthorizationServerMetadata {
   scopes_supported?: string[];
   /** RFC 9449 §5.1; omitted when proof of possession is off everywhere. */
   dpop_signing_alg_values_supported?: string[];
+  /** RFC 9728 §4: the resources sessions are issued for (`resource` values the token endpoint takes, RFC 8707). */
+  protected_resources: string[];
 }
 
 /**
@@ -35,6 +37,7 @@ export function authorizationServerMetadata(config: Config, grants: GrantRegistr
     response_types_supported: [],
     grant_types_supported: [...grants.keys()],
     token_endpoint_auth_methods_supported: ['none'],
+    protected_resources: [config.resources.builtin, ...config.resources.servers].map((r) => r.resource),
   };
   if (config.introspectionClients.length > 0) {
     metadata.introspection_endpoint = `${base}${PATHS.introspect}`;

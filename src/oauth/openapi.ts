@@ -114,6 +114,21 @@ const schemas: Record<string, Schema> = {
       revocation_endpoint_auth_methods_supported: { type: 'array', items: { type: 'string' } },
       scopes_supported: { type: 'array', items: { type: 'string' } },
       dpop_signing_alg_values_supported: { type: 'array', items: { type: 'string' } },
+      protected_resources: { type: 'array', items: { type: 'string', format: 'uri' }, description: 'RFC 9728 §4: resources sessions are issued for' },
+    },
+  },
+  ProtectedResourceMetadata: {
+    type: 'object',
+    required: ['resource', 'authorization_servers', 'bearer_methods_supported'],
+    additionalProperties: false,
+    properties: {
+      resource: { type: 'string', format: 'uri', description: 'PUBLIC_URL: the built-in resource (/resource, /ingestapi)' },
+      authorization_servers: { type: 'array', items: { type: 'string', format: 'uri' } },
+      bearer_methods_supported: { type: 'array', items: { const: 'header' } },
+      scopes_supported: { type: 'array', items: { type: 'string' } },
+      resource_name: { type: 'string' },
+      dpop_signing_alg_values_supported: { type: 'array', items: { type: 'string' } },
+      dpop_bound_access_tokens_required: { type: 'boolean' },
     },
   },
   Resource: {
@@ -183,13 +198,23 @@ export function openApiDocument(config: Config, grants: GrantRegistry): OpenAPIO
                     subject_token: { type: 'string' },
                     subject_token_type: { type: 'string', const: TOKEN_TYPE_JWT },
                     requested_token_type: { type: 'string', const: TOKEN_TYPE_ACCESS_TOKEN },
-                    scope: { type: 'string' },
+                    scope: { type: 'string', description: 'Only scopes the configuration allows for the resources and the device; more is invalid_scope' },
+                    resource: {
+                      type: 'string',
+                      format: 'uri',
+                      description: 'RFC 8707: where the session is to be used (repeatable); unknown or malformed is invalid_target. None: DEFAULT_RESOURCES',
+                    },
+                    audience: { type: 'string', description: 'Token exchange only (RFC 8693 §2.1, repeatable): a resource server\'s configured name or identifier' },
                   },
                 },
               },
             },
           },
-          responses: { '200': json(ref('TokenResponse'), 'Access token (RFC 6749 §5.1), no-store'), ...formErrors },
+          responses: {
+            '200': json(ref('TokenResponse'), 'Access token (RFC 6749 §5.1), no-store'),
+            ...formErrors,
+            '400': oauthError('Malformed request (RFC 6749 §5.2), invalid_grant, invalid_scope, or invalid_target for an unknown or malformed resource / audience (RFC 8707 §2)'),
+          },
         },
       },
       [PATHS.introspect]: {
@@ -252,6 +277,12 @@ export function openApiDocument(config: Config, grants: GrantRegistry): OpenAPIO
         get: {
           summary: 'Authorization server metadata (RFC 8414)',
           responses: { '200': json(ref('AuthorizationServerMetadata'), 'Metadata') },
+        },
+      },
+      [PATHS.protectedResource]: {
+        get: {
+          summary: 'Protected resource metadata of the built-in resource (RFC 9728), named in the resource_metadata parameter of its challenges',
+          responses: { '200': json(ref('ProtectedResourceMetadata'), 'Metadata') },
         },
       },
       [PATHS.openapi]: {

@@ -40,8 +40,8 @@ export interface GuardDeps {
 }
 
 /** The resources' challenge: DPoP advertised when a policy in force takes it (resourceSchemes). */
-export function resourceChallenge(realm: string, dpop: DpopContext): Challenge {
-  return challengeFor(realm, dpop.verifier.algorithms, () => resourceSchemes(dpop));
+export function resourceChallenge(realm: string, dpop: DpopContext, resourceMetadata: string): Challenge {
+  return challengeFor(realm, dpop.verifier.algorithms, () => resourceSchemes(dpop), resourceMetadata);
 }
 
 const challenged = <E extends OAuthError>(err: E, deps: GuardDeps, scheme: AuthScheme | 'any'): E => deps.challenge(err, scheme);

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as oauth from 'oauth4webapi';
-import { createServer } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import Koa from 'koa';
 import { loadConfig, type ConfigLayer } from '../../src/config.js';
-import { assetgateGuard, type AssetgateGuardOptions, type DeviceClaims } from '../../src/guard/index.js';
+import { assetgateGuard, resourceMetadataUrl, serveProtectedResourceMetadata, type AssetgateGuardOptions, type DeviceClaims } from '../../src/guard/index.js';
 import { connectRedis, waitForReady, type RedisConnection } from '../../src/tokens/redis-client.js';
 import { call, postForm, startAssetgate, type Harness } from '../support/harness.js';
 import { assetToken, MockIssuer } from '../support/mock-issuer.js';
@@ -260,5 +260,93 @@ describe('a session for one resource server is refused at another', () => {
     expect((await bearer(url, token)).status).toBe(200);
     await ag.runtime.deps.store.revokeDevice({ iss: issuer.url, subject: did }, Date.now());
     expect((await bearer(url, token)).status).toBe(401);
+  });
+});
+
+describe('RFC 9728 protected resource metadata', () => {
+  it('the built-in resource publishes its metadata, and its challenges name it (resource_metadata)', async () => {
+    const response = await oauth.resourceDiscoveryRequest(new URL(ag.url), { [oauth.allowInsecureRequests]: true });
+    const metadata = await oauth.processResourceDiscoveryResponse(new URL(ag.url), response);
+    expect(metadata).toEqual({
+      resource: ag.url,
+      authorization_servers: [ag.url],
+      bearer_methods_supported: ['header'],
+      scopes_supported: ['ingest'],
+      dpop_signing_alg_values_supported: ag.config.dpop.algorithms,
+      dpop_bound_access_tokens_required: false,
+    });
+    const param = `resource_metadata="${ag.url}/.well-known/oauth-protected-resource"`;
+    const none = await call(`${ag.url}/resource`);
+    expect(none.status).toBe(401);
+    expect(none.headers.get('www-authenticate')).toBe(`Bearer realm="assetgate", ${param}, DPoP realm="assetgate", algs="${ag.config.dpop.algorithms.join(' ')}", ${param}`);
+    const refused = await atResource(await sessionAt(TELEMETRY));
+    expect(refused.headers.get('www-authenticate')).toMatch(new RegExp(`^Bearer realm="assetgate", error="invalid_token", error_description="[^"]+", ${param.replace(/[.?]/g, '\\$&')}$`));
+  });
+
+  it('the authorization server metadata lists the resources sessions are issued for (RFC 9728 §4)', async () => {
+    const as = await oauth.processDiscoveryResponse(new URL(ag.url), await oauth.discoveryRequest(new URL(ag.url), { algorithm: 'oauth2', [oauth.allowInsecureRequests]: true }));
+    expect(as.protected_resources).toEqual([ag.url, TELEMETRY, FIRMWARE]);
+  });
+
+  it('with DPoP required everywhere, the metadata says bound tokens are required', async () => {
+    const strict = await startAssetgate({ env: { TRUSTED_ISSUERS: issuer.url, PROOF_OF_POSSESSION: 'required' } });
+    try {
+      const metadata = (await call(`${strict.url}/.well-known/oauth-protected-resource`)).json;
+      expect(metadata.dpop_bound_access_tokens_required).toBe(true);
+      expect(metadata).not.toHaveProperty('scopes_supported');
+    } finally {
+      await strict.close();
+    }
+  });
+});
+
+describe('another service with the guard library: discovered, then used, by a strict client', () => {
+  let service: { url: string; server: Server };
+  let as: Harness;
+  beforeAll(async () => {
+    const server = createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    service = { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, server };
+    as = await startAssetgate({ env: { TRUSTED_ISSUERS: issuer.url, RESOURCE_SERVERS: service.url } });
+    const app = new Koa();
+    app.use(serveProtectedResourceMetadata({ resource: service.url, authorizationServer: as.url }));
+    app.use(assetgateGuard({ mode: 'redis', redis, keyPrefix: as.prefix, resource: service.url, resourceMetadata: resourceMetadataUrl(service.url) }));
+    app.use((ctx) => {
+      ctx.body = { aud: (ctx.state.device as DeviceClaims).aud };
+    });
+    server.on('request', app.callback());
+  });
+  afterAll(async () => {
+    service.server.closeAllConnections();
+    await new Promise((r) => service.server.close(r));
+    await as.close();
+  });
+
+  it('challenge -> RFC 9728 metadata -> RFC 8414 metadata -> token for the resource (RFC 8707) -> 200', async () => {
+    const insecure = { [oauth.allowInsecureRequests]: true };
+    const challenged = await fetch(service.url);
+    expect(challenged.status).toBe(401);
+    const challenge = challenged.headers.get('www-authenticate')!;
+    const metadataUrl = /resource_metadata="([^"]+)"/.exec(challenge)![1]!;
+    expect(metadataUrl).toBe(`${service.url}/.well-known/oauth-protected-resource`);
+
+    const rs = await oauth.processResourceDiscoveryResponse(new URL(service.url), await oauth.resourceDiscoveryRequest(new URL(service.url), insecure));
+    expect(rs).toMatchObject({ resource: service.url, authorization_servers: [as.url], bearer_methods_supported: ['header'] });
+    const issuerUrl = new URL(rs.authorization_servers![0]!);
+    const server = await oauth.processDiscoveryResponse(issuerUrl, await oauth.discoveryRequest(issuerUrl, { ...insecure, algorithm: 'oauth2' }));
+    expect(server.protected_resources).toContain(service.url);
+
+    const client: oauth.Client = { client_id: 'device' };
+    const params = new URLSearchParams([['assertion', await assetToken(issuer, as.tokenEndpoint)], ['resource', service.url]]);
+    const tokens = await oauth.processGenericTokenEndpointResponse(
+      server,
+      client,
+      await oauth.genericTokenEndpointRequest(server, client, oauth.None(), JWT_BEARER, params, insecure),
+    );
+    const ok = await oauth.protectedResourceRequest(tokens.access_token, 'GET', new URL(service.url), undefined, undefined, insecure);
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toEqual({ aud: [service.url] });
+    // The same session is no credential at assetgate's own routes.
+    expect((await call(`${as.url}/resource`, { headers: { authorization: `Bearer ${tokens.access_token}` } })).status).toBe(401);
   });
 });

@@ -37,6 +37,7 @@ describe('GET /.well-known/oauth-authorization-server (RFC 8414)', () => {
       introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
       revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
       scopes_supported: ['ingest', 'read'],
+      protected_resources: [ag.url],
     });
   });
 
@@ -112,6 +113,7 @@ describe('GET /openapi.json (OpenAPI 3.1)', () => {
       subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
     });
     await post(PATHS.token, { grant_type: 'password' });
+    await post(PATHS.token, { grant_type: JWT_BEARER, assertion: await mint(), resource: 'https://unknown.example' });
     await record('post', PATHS.token, `${ag.url}${PATHS.token}`, { headers: { 'content-type': 'application/json' }, body: '{}' });
     await post(PATHS.token, { grant_type: JWT_BEARER, assertion: 'x'.repeat(70 * 1024) });
 
@@ -147,6 +149,7 @@ describe('GET /openapi.json (OpenAPI 3.1)', () => {
 
     // Discovery and operations.
     await record('get', PATHS.metadata, `${ag.url}${PATHS.metadata}`);
+    await record('get', PATHS.protectedResource, `${ag.url}${PATHS.protectedResource}`);
     await record('get', PATHS.openapi, `${ag.url}${PATHS.openapi}`);
     await record('get', PATHS.healthz, `${ag.url}${PATHS.healthz}`);
     await record('get', PATHS.readyz, `${ag.url}${PATHS.readyz}`);

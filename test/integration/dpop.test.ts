@@ -13,6 +13,8 @@ const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const JWT_TYPE = 'urn:ietf:params:oauth:token-type:jwt';
 const ALGS = 'algs="ES256 RS256 PS256 EdDSA"';
+/** RFC 9728 §5.1: every challenge of the built-in resource names its metadata. */
+const metadataOf = (h: Harness): string => `resource_metadata="${h.url}/.well-known/oauth-protected-resource"`;
 
 let issuer: MockIssuer;
 let ag: Harness;
@@ -241,7 +243,7 @@ describe('resources with a DPoP-bound access token (RFC 9449 §7)', () => {
       const res = await getResource(ag, `Bearer ${token}`, proof);
       expect(res.status).toBe(401);
       expect(res.json.error).toBe('invalid_token');
-      expect(res.headers.get('www-authenticate')).toMatch(new RegExp(`^DPoP realm="assetgate", error="invalid_token", error_description="[^"]+", ${ALGS}$`));
+      expect(res.headers.get('www-authenticate')).toMatch(new RegExp(`^DPoP realm="assetgate", error="invalid_token", error_description="[^"]+", ${ALGS}, ${metadataOf(ag).replace(/[.?]/g, '\\$&')}$`));
     }
   });
 
@@ -253,7 +255,7 @@ describe('resources with a DPoP-bound access token (RFC 9449 §7)', () => {
       const res = await getResource(ag, `DPoP ${token}`, proof);
       expect(res.status).toBe(401);
       expect(res.json.error).toBe('invalid_dpop_proof');
-      expect(res.headers.get('www-authenticate')).toMatch(new RegExp(`^DPoP realm="assetgate", error="invalid_dpop_proof", error_description="[^"]+", ${ALGS}$`));
+      expect(res.headers.get('www-authenticate')).toMatch(new RegExp(`^DPoP realm="assetgate", error="invalid_dpop_proof", error_description="[^"]+", ${ALGS}, ${metadataOf(ag).replace(/[.?]/g, '\\$&')}$`));
     }
     expect((await getResource(ag, `DPoP ${token}`, await resourceProof(device, token))).status).toBe(200);
   });
@@ -337,7 +339,7 @@ describe('policies', () => {
     expect((await getResource(off, `Bearer ${String(res.json.access_token)}`)).status).toBe(200);
     // even a broken proof is ignored: the server does not read it
     expect((await exchange(off, await boundAsset(off, device), 'garbage')).json.token_type).toBe('Bearer');
-    expect((await call(`${off.url}/resource`)).headers.get('www-authenticate')).toBe('Bearer realm="assetgate"');
+    expect((await call(`${off.url}/resource`)).headers.get('www-authenticate')).toBe(`Bearer realm="assetgate", ${metadataOf(off)}`);
   });
 
   it('required: binds with a proof from the cnf key', async () => {
@@ -371,7 +373,7 @@ describe('policies', () => {
   });
 
   it('required: offers only the DPoP challenge', async () => {
-    expect((await call(`${required.url}/resource`)).headers.get('www-authenticate')).toBe(`DPoP realm="assetgate", ${ALGS}`);
+    expect((await call(`${required.url}/resource`)).headers.get('www-authenticate')).toBe(`DPoP realm="assetgate", ${ALGS}, ${metadataOf(required)}`);
   });
 
   it('a per-issuer setting overrides the global default', async () => {
@@ -384,7 +386,7 @@ describe('policies', () => {
       expect((await exchange(h, await fromSecond(device), await tokenProof(h, device))).json.token_type).toBe('DPoP');
       expect((await exchange(h, await boundAsset(h, device), await tokenProof(h, device))).json.token_type).toBe('Bearer');
       // both schemes are now in use, so both are offered
-      expect((await call(`${h.url}/resource`)).headers.get('www-authenticate')).toBe(`Bearer realm="assetgate", DPoP realm="assetgate", ${ALGS}`);
+      expect((await call(`${h.url}/resource`)).headers.get('www-authenticate')).toBe(`Bearer realm="assetgate", ${metadataOf(h)}, DPoP realm="assetgate", ${ALGS}, ${metadataOf(h)}`);
     } finally {
       await h.close();
       await second.close();

@@ -6,7 +6,11 @@ import { rawHead, rawRequest } from '../support/attack.js';
 
 const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 // Under the default policy (`optional`) both schemes are accepted, so both are offered.
-const BOTH_CHALLENGES = 'Bearer realm="assetgate", DPoP realm="assetgate", algs="ES256 RS256 PS256 EdDSA"';
+/** Both schemes, each naming the resource's RFC 9728 metadata (§5.1). */
+const bothChallenges = (): string => {
+  const metadata = `resource_metadata="${ag.url}/.well-known/oauth-protected-resource"`;
+  return `Bearer realm="assetgate", ${metadata}, DPoP realm="assetgate", algs="ES256 RS256 PS256 EdDSA", ${metadata}`;
+};
 
 let issuer: MockIssuer;
 let ag: Harness;
@@ -42,7 +46,7 @@ describe('GET /resource', () => {
   it('challenges without an error code when no credentials are sent (RFC 6750 §3.1), for both schemes (RFC 9449 §7.1)', async () => {
     const res = await call(`${ag.url}/resource`);
     expect(res.status).toBe(401);
-    expect(res.headers.get('www-authenticate')).toBe(BOTH_CHALLENGES);
+    expect(res.headers.get('www-authenticate')).toBe(bothChallenges());
     expect(res.text).toBe('');
   });
 
@@ -53,7 +57,7 @@ describe('GET /resource', () => {
       const res = await call(`${ag.url}/resource`, { headers: { authorization: `Bearer ${token}` } });
       expect(res.status).toBe(401);
       expect(res.json.error).toBe('invalid_token');
-      expect(res.headers.get('www-authenticate')).toMatch(/^Bearer realm="assetgate", error="invalid_token", error_description="[^"]+"$/);
+      expect(res.headers.get('www-authenticate')).toMatch(/^Bearer realm="assetgate", error="invalid_token", error_description="[^"]+", resource_metadata="[^"]+\/\.well-known\/oauth-protected-resource"$/);
     }
   });
 
@@ -64,7 +68,7 @@ describe('GET /resource', () => {
     expect(bad.headers.get('www-authenticate')).toMatch(/error="invalid_request"/);
     const basic = await call(`${ag.url}/resource`, { headers: { authorization: 'Basic dXNlcjpwYXNz' } });
     expect(basic.status).toBe(401);
-    expect(basic.headers.get('www-authenticate')).toBe(BOTH_CHALLENGES);
+    expect(basic.headers.get('www-authenticate')).toBe(bothChallenges());
   });
 
   it('rejects an expired access token', async () => {

@@ -19,6 +19,7 @@ const SHARED_WITH_THE_SERVER = new Set([
   'src/oauth/constants.ts',
   'src/oauth/error-response.ts',
   'src/oauth/errors.ts',
+  'src/oauth/protected-resource.ts',
   'src/oauth/respond.ts',
   'src/resource/challenge.ts',
   'src/resource/credentials.ts',
