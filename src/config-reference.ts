@@ -17,7 +17,7 @@ export const ENV_DESCRIPTIONS: Record<string, string> = {
   PORT: 'TCP port to listen on.',
   HOST: 'Address to bind.',
   PUBLIC_URL: 'The server\'s external base URL (this server\'s issuer identifier). Default audiences derive from it.',
-  REDIS_URL: 'Redis for tokens, single-use marks and the ingest stream. Unset: the in-memory development store (refused in production).',
+  REDIS_URL: 'Redis for tokens, single-use marks and the ingest partitions. Unset: the in-memory development store (refused in production).',
   REDIS_CLUSTER_NODES: 'Redis Cluster seeds `host:port,host:port` (instead of REDIS_URL). Every multi-key operation stays in one hash slot.',
   REDIS_SENTINELS: 'Sentinel addresses `host:port,...` (instead of REDIS_URL); needs REDIS_SENTINEL_NAME.',
   REDIS_SENTINEL_NAME: 'Name of the master the sentinels monitor.',

@@ -297,14 +297,16 @@ export function openApiDocument(config: Config, grants: GrantRegistry): OpenAPIO
       },
       [PATHS.ingest]: {
         post: {
-          summary: 'Append a device event to the ingest stream',
+          summary: 'Append a device event to its partition of the ingest streams',
           security: [{ accessToken: [] }],
           requestBody: { required: true, content: { 'application/json': { schema: {} } } },
           responses: {
-            '202': json(ref('IngestAccepted'), 'Stored; the stream entry id'),
+            '202': json(ref('IngestAccepted'), 'Stored until the consumers acknowledge it; the partition and its entry id'),
             ...bearerErrors,
             '413': oauthError('Body over the size limit'),
             '415': oauthError('Body is not JSON'),
+            '429': oauthError('The device sent more events or bytes than its window allows; retry after Retry-After', retryAfter),
+            '503': oauthError("The device's partition is full (backpressure), or the store is unreachable; retry", retryAfter),
           },
         },
       },
