@@ -153,10 +153,15 @@ describe('per device, a device being its issuer plus its id (Redis)', () => {
     try {
       const ag = await start({ TRUSTED_ISSUERS: `${issuer.url},${other.url}`, RATE_LIMIT_FAILED_PER_IP: '1000' });
       const did = `device-7-${nanoid(6)}`;
-      const ofB = await assetToken(other, ag.tokenEndpoint, { claims: { did } });
-      expect((await exchange(ag, '127.0.7.1', ofB)).status).toBe(200);
-      // Genuine tokens of B's device, refused (replays) over and over, from many addresses.
-      for (let i = 0; i < PER_DEVICE * 3; i++) expect((await exchange(ag, `127.0.7.${10 + i}`, ofB)).status).not.toBe(200);
+      // B's device key: replays with a fresh proof from it are what counts against a device.
+      const keyOfB = await deviceKey();
+      const ofB = await assetToken(other, ag.tokenEndpoint, { claims: { did, cnf: { jwk: keyOfB.jwk } } });
+      const proof = () => dpopProof(keyOfB, { htu: ag.tokenEndpoint });
+      expect((await exchangeWithProof(ag, '127.0.7.1', ofB, await proof())).status).toBe(200);
+      for (let i = 0; i < PER_DEVICE; i++) expect((await exchangeWithProof(ag, `127.0.7.${10 + i}`, ofB, await proof())).status).toBe(400);
+      // B's device is over its limit now; A's device of the same id is not.
+      const freshB = await assetToken(other, ag.tokenEndpoint, { claims: { did, cnf: { jwk: keyOfB.jwk } } });
+      expectLimited(await exchangeWithProof(ag, '127.0.7.99', freshB, await proof()));
       expect((await exchange(ag, '127.0.7.100', await mintFor(ag, { did }))).status).toBe(200);
       expect((await requestFrom('127.0.7.101', `${ag.url}/resource`, { headers: { authorization: `Bearer ${await mintFor(ag, { did })}` } })).status).toBe(200);
     } finally {
