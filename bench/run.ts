@@ -86,7 +86,9 @@ const VARIANTS: Variant[] = process.env.BENCH_VARIANTS ? variantsFromEnv(process
     env: { RESOURCE_CACHE_TTL_MS: '1000' },
     scenarios: ['resource check', 'ingest (access token)'],
   },
-  ];
+  // The access log's cost at the default level: the same server with its one line per request off.
+  { name: 'project LOG_LEVEL=warn', env: { LOG_LEVEL: 'warn' }, scenarios: [] /* all */ },
+];
 
 const status = (line: string): void => {
   process.stderr.write(`\r\x1b[K${line}`);
