@@ -29,7 +29,9 @@ import { startIssuer } from './lib/issuer.js';
 import { mintTokens } from './lib/mint-worker.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const cacheDir = join(root, 'bench', '.cache');
+// An issuer identity of its own: the load bench's cached tokens name its issuer's port, which an
+// icount run started beside it would otherwise take (and the bench would then mint them all again).
+const cacheDir = join(root, 'bench', '.cache', 'icount');
 const AUDIENCE = 'https://assetgate.bench/oauth2/token';
 const PUBLIC_URL = 'https://assetgate.bench';
 const INTROSPECTION_CLIENT = 'bench-rs:bench-secret-0123456789';
