@@ -10,7 +10,7 @@ import { createFailureLimits } from './ops/failure-limits.js';
 import { MemoryTokenStore } from './tokens/memory-store.js';
 import { LookupCache } from './tokens/lookup-cache.js';
 import { connectRedis, waitForReady, type RedisConnection } from './tokens/redis-client.js';
-import { openRedisTokenStore } from './tokens/redis-store.js';
+import { openRedisTokenStore, revocationMarkTtlMs } from './tokens/redis-store.js';
 import { MemoryIngestSink } from './ingest/memory-sink.js';
 import { countingRefusals, partitionGauges } from './ingest/metrics.js';
 import { RedisIngestSink } from './ingest/redis-sink.js';
@@ -104,7 +104,7 @@ async function redisStores(
   await assertSchemaCurrent(redis, config.redisKeyPrefix);
   const store = await openRedisTokenStore(redis, {
     keyPrefix: config.redisKeyPrefix,
-    revocationMarkTtlMs: (config.accessTokenTtlSeconds + 60) * 1000,
+    revocationMarkTtlMs: revocationMarkTtlMs(config.accessTokenTtlSeconds),
     clock,
     // Records name their issuer by a short id (record-codec.ts): only these issuers' sessions are live.
     issuers: issuers.list().map((i) => i.issuer),

@@ -2,7 +2,7 @@ import { revokeDeviceSessions, type DeviceRevocation, type DeviceRevocationReque
 import { systemClock, type Clock } from '../clock.js';
 import { ConfigError, type Config } from '../config.js';
 import { connectRedis, waitForReady } from '../tokens/redis-client.js';
-import { RedisTokenStore } from '../tokens/redis-store.js';
+import { RedisTokenStore, revocationMarkTtlMs } from '../tokens/redis-store.js';
 import { assertSchemaCurrent } from '../tokens/schema.js';
 
 /**
@@ -65,7 +65,7 @@ export async function revokeDeviceDirect(config: Config, request: DeviceRevocati
     await assertSchemaCurrent(redis, config.redisKeyPrefix);
     const store = new RedisTokenStore(redis, {
       keyPrefix: config.redisKeyPrefix,
-      revocationMarkTtlMs: (config.accessTokenTtlSeconds + 60) * 1000,
+      revocationMarkTtlMs: revocationMarkTtlMs(config.accessTokenTtlSeconds),
       clock,
     });
     const trusted = new Set([...(await store.publishedIssuers()), ...config.issuers.map((i) => i.issuer)]);

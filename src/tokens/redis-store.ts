@@ -87,6 +87,12 @@ export interface RedisStoreOptions {
 }
 
 /**
+ * The revocation mark TTL a process with this session lifetime needs: the lifetime and a minute
+ * (a session issued in the revocation's millisecond, clocks a little apart between instances).
+ */
+export const revocationMarkTtlMs = (accessTokenTtlSeconds: number): number => (accessTokenTtlSeconds + 60) * 1000;
+
+/**
  * Every Redis call goes through here: any failure, thrown or rejected, becomes StoreUnavailableError
  * (a 503 the client can retry). Not async: one rejection handler, no extra frame or promise per Redis call.
  */
