@@ -1,6 +1,7 @@
 import type { Context, Middleware, Next } from 'koa';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import { hasDuplicateMemberNames } from '../assertion/strict-json.js';
 import type { Clock } from '../clock.js';
 import { InvalidRequest } from '../oauth/errors.js';
 import { requireBearerSecret } from '../resource/bearer-secret.js';
@@ -34,6 +35,9 @@ const RevokeBody = z
 export function parseRevokeBody(maxBytes: number) {
   return async function parseRevokeBodyMiddleware(ctx: Context, next: Next): Promise<void> {
     const body = await readJsonBody(ctx, maxBytes, { optional: true });
+    // JSON.parse keeps the last of two same-named members, a proxy or review tool in front may read
+    // the first (RFC 8259 §4): `{"iss": A, "iss": B}` must not revoke B's device where A's was checked.
+    if (body !== undefined && hasDuplicateMemberNames(body.text)) throw new InvalidRequest('body names a member more than once');
     const parsed = RevokeBody.safeParse(body === undefined ? {} : body.value);
     if (!parsed.success) {
       throw new InvalidRequest('body may hold only "iss" (the device\'s issuer) and "block_asset_tokens_issued_before": "now", "none" or whole seconds since epoch');
