@@ -8,7 +8,7 @@ import { connectRedis, waitForReady, type RedisConnection } from '../../src/toke
 import { call, postForm, startAssetgate, type Harness } from '../support/harness.js';
 import { assetToken, MockIssuer } from '../support/mock-issuer.js';
 import { keysUnder, testRedisEnv } from '../support/redis.js';
-import { JWT_BEARER } from '../support/resource-servers.js';
+import { JWT_BEARER, startService } from '../support/resource-servers.js';
 
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const JWT_TYPE = 'urn:ietf:params:oauth:token-type:jwt';
@@ -188,22 +188,11 @@ describe('scopes with nothing configured', () => {
   });
 });
 
-/** Another service, protected by the guard library. */
+/** Another service, protected by the guard library (closed after the suite). */
 async function guarded(options: AssetgateGuardOptions): Promise<string> {
-  const app = new Koa();
-  app.use(assetgateGuard(options));
-  app.use((ctx) => {
-    ctx.body = { device: ctx.state.device as DeviceClaims };
-  });
-  const server = createServer(app.callback());
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  services.push({
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
-    },
-  });
-  return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  const service = await startService(options);
+  services.push(service);
+  return service.url;
 }
 
 const sessionAt = async (...resources: string[]) => (await jwtBearer(resources.map((r): [string, string] => ['resource', r]))).json.access_token as string;

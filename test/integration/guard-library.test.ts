@@ -1,32 +1,12 @@
-import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import Koa from 'koa';
-import { assetgateGuard, type AssetgateGuardOptions, type DeviceClaims } from '../../src/guard/index.js';
+import type { AssetgateGuardOptions, DeviceClaims } from '../../src/guard/index.js';
 import { connectRedis, createRedisClient, waitForReady, type RedisConnection } from '../../src/tokens/redis-client.js';
 import { loadConfig, type ConfigLayer } from '../../src/config.js';
 import { call, postForm, startAssetgate, type Harness } from '../support/harness.js';
 import { assetToken, MockIssuer } from '../support/mock-issuer.js';
 import { testRedisEnv } from '../support/redis.js';
 import { deviceKey, dpopProof, rawRequest } from '../support/dpop.js';
-import { INTROSPECTION_CLIENTS, ODD, revoke, RS, sessionFor } from '../support/resource-servers.js';
-
-/** A small service of someone else's, protected by the guard: echoes ctx.state.device. */
-async function startService(options: AssetgateGuardOptions): Promise<{ url: string; close(): Promise<void> }> {
-  const app = new Koa();
-  app.use(assetgateGuard(options));
-  app.use((ctx) => {
-    ctx.body = { device: ctx.state.device as DeviceClaims, bearerLeft: 'bearer' in ctx.state };
-  });
-  const server: Server = createServer(app.callback());
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
-    async close() {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
-    },
-  };
-}
+import { INTROSPECTION_CLIENTS, ODD, revoke, RS, sessionFor, startService } from '../support/resource-servers.js';
 
 /** The service the guard protects, as assetgate knows it; sessions default to it here. */
 const SERVICE = 'https://orders.example';

@@ -1,3 +1,6 @@
+import { createServer, type Server } from 'node:http';
+import Koa from 'koa';
+import { assetgateGuard, type AssetgateGuardOptions, type DeviceClaims } from '../../src/guard/index.js';
 import { postForm, type Harness } from './harness.js';
 import { assetToken, type AssetTokenOptions, type MockIssuer } from './mock-issuer.js';
 
@@ -31,3 +34,21 @@ export const revoke = (ag: Harness, token: string, headers: Record<string, strin
   postForm(`${ag.url}/oauth2/revoke`, { token, ...extra }, headers);
 
 export const resource = (ag: Harness, token: string) => fetch(`${ag.url}/resource`, { headers: { authorization: `Bearer ${token}` } });
+
+/** A small service of someone else's, protected by the guard: echoes ctx.state.device. */
+export async function startService(options: AssetgateGuardOptions): Promise<{ url: string; close(): Promise<void> }> {
+  const app = new Koa();
+  app.use(assetgateGuard(options));
+  app.use((ctx) => {
+    ctx.body = { device: ctx.state.device as DeviceClaims, bearerLeft: 'bearer' in ctx.state };
+  });
+  const server: Server = createServer(app.callback());
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+    async close() {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
