@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Context, Next } from 'koa';
 import { FORM_CONTENT_TYPE } from './constants.js';
-import { InvalidRequest, RequestTooLarge } from './errors.js';
+import { InvalidRequest, RequestTooLarge, UnsupportedMediaType } from './errors.js';
 
 /** The first value of each parameter; `repeated` holds the further values of a repeatable one. */
 export type FormParams = ReadonlyMap<string, string> & { repeated?: ReadonlyMap<string, readonly string[]> };
@@ -82,6 +82,10 @@ export function formDecode(text: string): string | null {
  * Buffer.concat; slow bodies are cut off by the HTTP server's requestTimeout (408).
  */
 export function readBody(ctx: Context, limit: number): Promise<string> {
+  // No reader decodes a content coding: a coded body read as plain text would be stored as its raw
+  // bytes or refused for the wrong reason. RFC 9110 §8.4.1 / RFC 7694 §3: 415.
+  const coding = ctx.get('content-encoding').trim().toLowerCase();
+  if (coding !== '' && coding !== 'identity') return Promise.reject(new UnsupportedMediaType('request body content coding is not supported: send it unencoded'));
   const declared = ctx.request.length;
   if (declared !== undefined && declared > limit) return Promise.reject(new RequestTooLarge(`request body exceeds ${limit} bytes`));
   return readStream(ctx.req, limit, declared);
