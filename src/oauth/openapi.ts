@@ -22,6 +22,7 @@ const retryAfter: Record<string, HeaderObject> = { 'Retry-After': { description:
 const formErrors: Responses = {
   '400': oauthError('Malformed request, or a body that is not application/x-www-form-urlencoded (RFC 6749 §5.2)'),
   '413': oauthError('Body over the size limit'),
+  '415': oauthError('Body sent with a content coding other than identity'),
   '503': oauthError('The token store or an issuer is unreachable; retry', retryAfter),
 };
 const bearerErrors: Responses = {
@@ -268,7 +269,7 @@ export function openApiDocument(config: Config, grants: GrantRegistry): OpenAPIO
             '400': oauthError('Malformed body or device id, an issuer not trusted, or no issuer named while several are trusted'),
             '401': oauthError('Missing (empty body) or wrong admin key', challengeHeader('RFC 6750 Bearer challenge')),
             '404': oauthError('The admin API is disabled (ADMIN_API_KEY unset)'),
-            '415': oauthError('Body is not JSON'),
+            '415': oauthError('Body is not JSON, or sent with a content coding other than identity'),
             '503': oauthError('The token store is unreachable; retry', retryAfter),
           },
         },
@@ -304,7 +305,7 @@ export function openApiDocument(config: Config, grants: GrantRegistry): OpenAPIO
             '202': json(ref('IngestAccepted'), 'Stored until the consumers acknowledge it; the partition and its entry id'),
             ...bearerErrors,
             '413': oauthError('Body over the size limit'),
-            '415': oauthError('Body is not JSON'),
+            '415': oauthError('Body is not JSON, or sent with a content coding other than identity'),
             '429': oauthError('The device sent more events or bytes than its window allows; retry after Retry-After', retryAfter),
             '503': oauthError("The device's partition is full (backpressure), or the store is unreachable; retry", retryAfter),
           },
