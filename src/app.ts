@@ -93,7 +93,7 @@ function sessionPolicy(config: Config): SessionPolicy {
 export function createApp(deps: AppDeps): Koa {
   const { config, store, ingest, clock, logger } = deps;
   const metrics = deps.metrics ?? new Metrics();
-  const activity = config.mode === 'production' ? undefined : deps.activity;
+  const activity = config.activityPage ? deps.activity : undefined;
   const failureLimits = deps.failureLimits ?? noFailureLimits;
   const assertionObservers = (stage: AssertionStage) =>
     observeAll(activity ? [metrics.assertionObserver(stage), activity.assertionObserver(stage)] : [metrics.assertionObserver(stage)]);

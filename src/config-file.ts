@@ -4,10 +4,23 @@ import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { CLAIM_PROFILES } from './assertion/claims-policy.js';
 import { ASSERTION_ALGORITHMS } from './assertion/issuers.js';
-import { CONFIG_FILE_VARIABLE, ConfigError, EnvSchema, environmentProblems, issuerUrl, loadConfig, type Config, type ConfigLayer } from './config.js';
+import {
+  CONFIG_FILE_VARIABLE,
+  ConfigError,
+  EnvSchema,
+  environmentProblems,
+  issuerUrl,
+  loadConfig,
+  loadStoreConfig,
+  lookalikeSetting,
+  type Config,
+  type ConfigLayer,
+  type StoreConfig,
+} from './config.js';
 import { PROOF_OF_POSSESSION_POLICIES } from './dpop/policy.js';
 import { resourceIdentifierProblem } from './oauth/resources.js';
 import { SCOPE_TOKEN } from './oauth/scope-policy.js';
+import { MIN_SECRET_LENGTH } from './oauth/client-auth.js';
 
 /**
  * The configuration file (JSON or YAML) holds what environment variables express badly: per-issuer
@@ -42,7 +55,7 @@ export const IssuerEntrySchema = z
     proof_of_possession: z
       .enum(PROOF_OF_POSSESSION_POLICIES)
       .optional()
-      .describe('Proof-of-possession policy (RFC 9449 DPoP / RFC 7800 cnf): off, optional or required. Default: off.'),
+      .describe('Proof-of-possession policy (RFC 9449 DPoP / RFC 7800 cnf): off, optional or required. Default: PROOF_OF_POSSESSION (the global policy).'),
     allowed_asset_ids: z
       .array(nonEmpty)
       .min(1, { error: 'expected at least one asset id' })
@@ -85,7 +98,7 @@ export const IntrospectionClientSchema = z
     client_id: nonEmpty.describe('Client id sent with HTTP Basic authentication (RFC 6749 §2.3.1).'),
     client_secret: z
       .string()
-      .min(16, { error: 'expected at least 16 characters' })
+      .min(MIN_SECRET_LENGTH, { error: `expected at least ${MIN_SECRET_LENGTH} characters` })
       .optional()
       .describe('The secret itself (prefer client_secret_env).'),
     client_secret_env: z
@@ -177,7 +190,8 @@ export function readConfigFile(path: string, env: NodeJS.ProcessEnv | Record<str
   const settings: Record<string, string> = {};
   for (const [name, value] of Object.entries(file.settings ?? {})) {
     if (!(name in EnvSchema.shape)) {
-      problems.push(`${path}: settings.${name}: unknown setting (expected an environment variable name from docs/configuration.md)`);
+      const lookalike = lookalikeSetting(name);
+      problems.push(`${path}: settings.${name}: unknown setting (${lookalike ? `did you mean ${lookalike}?` : 'expected an environment variable name from docs/configuration.md'})`);
     } else {
       settings[name] = String(value);
     }
@@ -185,7 +199,10 @@ export function readConfigFile(path: string, env: NodeJS.ProcessEnv | Record<str
   const introspectionClients: ConfigLayer['introspectionClients'] = [];
   (file.introspection_clients ?? []).forEach((c, i) => {
     const secret = c.client_secret ?? env[c.client_secret_env!];
-    if (!secret) problems.push(`${path}: introspection_clients[${i}].client_secret_env: environment variable ${c.client_secret_env} is not set`);
+    const at = `${path}: introspection_clients[${i}].client_secret_env`;
+    if (!secret) problems.push(`${at}: environment variable ${c.client_secret_env} is not set`);
+    // The same floor as a secret written in the file: where it comes from changes nothing for a guesser.
+    else if (secret.length < MIN_SECRET_LENGTH) problems.push(`${at}: ${c.client_secret_env} must hold at least ${MIN_SECRET_LENGTH} characters`);
     else introspectionClients.push({ id: c.client_id, secret, ...(c.resource !== undefined ? { resource: c.resource } : {}) });
   });
   if (problems.length > 0) throw new ConfigError(problems);
@@ -193,6 +210,7 @@ export function readConfigFile(path: string, env: NodeJS.ProcessEnv | Record<str
     source: path,
     settings,
     introspectionClients,
+    secretVariables: (file.introspection_clients ?? []).flatMap((c) => (c.client_secret_env === undefined ? [] : [c.client_secret_env])),
     issuers: (file.issuers ?? []).map((i) => ({
       issuer: i.issuer.replace(/\/+$/, ''),
       ...(i.jwks_url !== undefined ? { jwksUrl: i.jwks_url } : {}),
@@ -213,24 +231,32 @@ export function readConfigFile(path: string, env: NodeJS.ProcessEnv | Record<str
   };
 }
 
-/**
- * The process's configuration: the file named by `--config` (configFile) or ASSETGATE_CONFIG, if
- * any, under the environment.
- */
-export function loadEffectiveConfig(
-  env: NodeJS.ProcessEnv | Record<string, string | undefined>,
-  options: { configFile?: string | undefined } = {},
-): Config {
+/** The file named by `--config` (configFile) or ASSETGATE_CONFIG, if any. */
+function fileLayer(env: NodeJS.ProcessEnv | Record<string, string | undefined>, options: { configFile?: string | undefined }): ConfigLayer | undefined {
   const path = options.configFile ?? (env[CONFIG_FILE_VARIABLE] || undefined);
-  let layer: ConfigLayer | undefined;
   try {
-    layer = path ? readConfigFile(path, env) : undefined;
+    return path ? readConfigFile(path, env) : undefined;
   } catch (err) {
     // The environment's own bad values are reported with the file's, not on the next attempt.
     if (err instanceof ConfigError) throw new ConfigError([...err.problems, ...environmentProblems(env)]);
     throw err;
   }
-  return loadConfig(env, layer);
+}
+
+/** The process's configuration: the configuration file, if any, under the environment. */
+export function loadEffectiveConfig(
+  env: NodeJS.ProcessEnv | Record<string, string | undefined>,
+  options: { configFile?: string | undefined } = {},
+): Config {
+  return loadConfig(env, fileLayer(env, options));
+}
+
+/** The Redis settings only (for `migrate`), from the same sources. */
+export function loadEffectiveStoreConfig(
+  env: NodeJS.ProcessEnv | Record<string, string | undefined>,
+  options: { configFile?: string | undefined } = {},
+): StoreConfig {
+  return loadStoreConfig(env, fileLayer(env, options));
 }
 
 const SECRET_MASK = '********';

@@ -13,10 +13,12 @@ export const REFERENCE_PATH = 'docs/configuration.md';
 
 /** What each environment variable means; names, types, bounds and defaults come from EnvSchema. */
 export const ENV_DESCRIPTIONS: Record<string, string> = {
-  NODE_ENV: '`production` refuses the development issuer and the in-memory store; `test` and anything else run as development.',
+  NODE_ENV: '`production` refuses the development issuer, the activity page and the in-memory store, and requires TRUSTED_ISSUERS, Redis and PUBLIC_URL; `development` and `test` run as development. Any other value (`prod`, `Production`) is refused.',
   PORT: 'TCP port to listen on.',
   HOST: 'Address to bind.',
-  PUBLIC_URL: 'The server\'s external base URL (this server\'s issuer identifier). Default audiences derive from it.',
+  DEV_ISSUER: '`on` trusts the embedded development issuer (`POST /dev-issuer/asset-tokens` mints any token for anyone), also over Redis or beyond loopback; never in production, never beside TRUSTED_ISSUERS. Without it, Redis or a non-loopback HOST with no issuers is refused.',
+  ACTIVITY_PAGE: '`on` serves the development activity page (`/`, `/dev/activity`: device ids without authentication) whatever the other settings; never in production.',
+  PUBLIC_URL: 'The server\'s external base URL (this server\'s issuer identifier). Default audiences derive from it. Required in production.',
   REDIS_URL: 'Redis for tokens, single-use marks and the ingest partitions. Unset: the in-memory development store (refused in production).',
   REDIS_CLUSTER_NODES: 'Redis Cluster seeds `host:port,host:port` (instead of REDIS_URL). Every multi-key operation stays in one hash slot.',
   REDIS_SENTINELS: 'Sentinel addresses `host:port,...` (instead of REDIS_URL); needs REDIS_SENTINEL_NAME.',
@@ -148,9 +150,21 @@ export function renderConfigReference(): string {
 
 assetgate reads environment variables and, optionally, a configuration file (JSON, or YAML for any
 other extension) named by \`--config\` or \`ASSETGATE_CONFIG\`. The environment wins over the file.
-Errors name the variable, or the file and the path inside it, and what was expected; nothing starts
-on a bad configuration (exit code 2). \`assetgate config check\` prints the effective configuration
-with secrets masked.
+Every problem of a configuration is reported at once, one line each, naming the variable (or the file
+and the path inside it) and what was expected, never a secret's value; nothing starts on a bad
+configuration (exit code 2). A variable that looks like a misspelt setting (\`METRIC_TOKEN\`,
+\`REDIS_ULR\`) is named in a warning at start and by \`assetgate config check\`, which prints the
+effective configuration with secrets masked. \`assetgate migrate\` reads only the Redis settings.
+
+## Development and production
+
+Development is what runs when nothing is configured: the embedded development issuer, the activity
+page and the in-memory store, listening on loopback (\`127.0.0.1\`). As soon as something points at a
+deployment (Redis, which other services share, or a HOST beyond loopback) without trusted issuers, the
+server refuses to start unless the development issuer is asked for by name (\`DEV_ISSUER=on\`). With
+trusted issuers the activity page is off unless \`ACTIVITY_PAGE=on\`. \`NODE_ENV=production\` refuses
+both and requires \`TRUSTED_ISSUERS\`, Redis and \`PUBLIC_URL\`; a \`NODE_ENV\` other than
+\`production\`, \`development\` or \`test\` is refused.
 
 ## Environment variables
 
@@ -172,7 +186,8 @@ ${propertyTable(toJson(IssuerEntrySchema), fileHeading, fileRow)}
 
 ### \`introspection_clients[]\`
 
-Exactly one of \`client_secret\` and \`client_secret_env\`.
+Exactly one of \`client_secret\` and \`client_secret_env\`; either way the secret has at least 16 characters.
+A client also named in \`INTROSPECTION_CLIENTS\` takes the variable's secret (the environment wins).
 
 ${propertyTable(toJson(IntrospectionClientSchema), fileHeading, fileRow)}
 

@@ -11,6 +11,7 @@ import type { IngestLimits } from './ingest/event.js';
 import { DEFAULT_INGEST_PARTITIONS, MAX_INGEST_PARTITIONS } from './ingest/partitions.js';
 import { DEFAULT_REALM } from './oauth/constants.js';
 import { ResourceCatalog, resourceIdentifierProblem, type ResourceServer } from './oauth/resources.js';
+import { isLoopbackHost } from './loopback.js';
 import { SCOPE_TOKEN } from './oauth/scope-policy.js';
 import { DEFAULT_KEY_PREFIX } from './tokens/keys.js';
 import { ResourceDirectory } from './tokens/record-codec.js';
@@ -43,10 +44,21 @@ export const issuerUrl = z.string().superRefine((value, ctx) => {
   if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });
 
+/**
+ * NODE_ENV's values. Only these: a deployment that wrote `prod` or `Production` must not get a
+ * development server (the development issuer lets anyone mint tokens).
+ */
+const MODES = ['development', 'production', 'test'] as const;
+export type Mode = (typeof MODES)[number];
+
+const onOff = z.enum(['on', 'off'], { error: 'must be on or off' });
+
 export const EnvSchema = z.object({
-  NODE_ENV: z.string().default('development'),
+  NODE_ENV: z.enum(MODES, { error: 'must be production, development or test (unset: development)' }).default('development'),
   PORT: intSetting(0, 65535).default(3000),
-  HOST: z.string().min(1).default('0.0.0.0'),
+  HOST: z.string().min(1).optional(),
+  DEV_ISSUER: onOff.optional(),
+  ACTIVITY_PAGE: onOff.optional(),
   PUBLIC_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
   REDIS_URL: z
     .string()
@@ -119,13 +131,14 @@ export type SettingName = keyof Settings;
 
 /** Defaults that depend on other settings: what the reference shows; each is computed by the step named. */
 export const DERIVED_DEFAULTS: Partial<Record<SettingName, string>> = {
+  HOST: '`0.0.0.0` in production, else `127.0.0.1` (loopback)', // listenHost
+  DEV_ISSUER: '`on` when nothing is configured outside production (no issuers, no Redis, HOST loopback), else `off`', // developmentTools
+  ACTIVITY_PAGE: 'the value of DEV_ISSUER', // developmentTools
   PUBLIC_URL: '`http://localhost:{PORT}`', // publicEndpoints
   TOKEN_AUDIENCES: 'PUBLIC_URL and its token endpoint', // publicEndpoints
   WORKERS: 'one per core in production, else 1', // workerCount
   DEFAULT_RESOURCES: 'PUBLIC_URL alone', // resourceSettings
 };
-
-export type Mode = 'production' | 'development' | 'test';
 
 export interface Config {
   mode: Mode;
@@ -166,8 +179,14 @@ export interface Config {
   adminApiKey: string | undefined;
   /** Proof of possession (RFC 9449 DPoP); see src/dpop/policy.ts for what each policy means. */
   dpop: DpopSettings;
-  /** The trusted issuers with their settings (defaults filled from the global ones); empty: the development issuer. */
+  /** The trusted issuers with their settings (defaults filled from the global ones); empty with devIssuer. */
   issuers: IssuerConfig[];
+  /** Trust the embedded development issuer (DEV_ISSUER); only in an unmistakable development setup. */
+  devIssuer: boolean;
+  /** Serve the development activity page (ACTIVITY_PAGE): device ids without authentication, never in production. */
+  activityPage: boolean;
+  /** Not refusals: variables that look like misspelt settings. Logged at start, shown by `config check`. */
+  warnings: string[];
   /** When set, GET /metrics wants `Authorization: Bearer <token>`. */
   metricsToken: string | undefined;
   /** The configuration file the settings came from, if any. */
@@ -192,6 +211,8 @@ export interface ConfigLayer {
   issuers: Array<Partial<Omit<IssuerConfig, 'issuer'>> & { issuer: string }>;
   introspectionClients: ClientCredential[];
   resourceServers: Array<Partial<Omit<ResourceServer, 'resource'>> & { resource: string }>;
+  /** Environment variables the file names as holders of secrets (client_secret_env). */
+  secretVariables?: string[];
 }
 
 /**
@@ -254,6 +275,61 @@ function rawSettings(env: Env, layer: ConfigLayer | undefined): { raw: Record<st
   return { raw: { ...(layer?.settings ?? {}), ...Object.fromEntries(fromEnv) }, fromEnv: new Set(fromEnv.map(([k]) => k)) };
 }
 
+/** Variables this program reads besides the settings: never taken for misspellings. */
+const OTHER_VARIABLES = new Set([CONFIG_FILE_VARIABLE, 'ASSETGATE_URL', 'ASSETGATE_CLIENT_ID', 'ASSETGATE_CLIENT_SECRET']);
+
+/** Optimal string alignment distance: insertions, deletions, substitutions and swaps of neighbours. */
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+/**
+ * The setting `name` looks like a misspelling of, if any: the same letters in another case, or
+ * within one edit (two for names of 10 characters and more, where two slips are common and another
+ * real variable that close is not).
+ */
+export function lookalikeSetting(name: string): SettingName | undefined {
+  if (name in EnvSchema.shape || OTHER_VARIABLES.has(name)) return undefined;
+  const upper = name.toUpperCase();
+  let best: { setting: SettingName; distance: number } | undefined;
+  for (const setting of Object.keys(EnvSchema.shape) as SettingName[]) {
+    if (Math.abs(setting.length - upper.length) > 2) continue;
+    const distance = editDistance(upper, setting);
+    const allowed = setting.length >= 10 ? 2 : 1;
+    if (distance <= allowed && (!best || distance < best.distance)) best = { setting, distance };
+  }
+  return best?.setting;
+}
+
+/**
+ * A misspelt variable is otherwise ignored without a word (`METRIC_TOKEN` leaves /metrics open):
+ * name each one that looks like a setting. The value is never shown.
+ */
+function misspeltVariables(env: Env, layer: ConfigLayer | undefined): string[] {
+  const referenced = new Set(layer?.secretVariables ?? []);
+  const warnings: string[] = [];
+  for (const name of Object.keys(env)) {
+    if (referenced.has(name)) continue;
+    const setting = lookalikeSetting(name);
+    if (setting) warnings.push(`${name}: not a setting; did you mean ${setting}? (ignored)`);
+  }
+  return warnings;
+}
+
+/** Names a setting where it came from: the variable, or the file and its path. */
+const settingSource =
+  (layer: ConfigLayer | undefined, fromEnv: ReadonlySet<string>) =>
+  (name: string): string =>
+    layer && !fromEnv.has(name) && name in layer.settings ? `${layer.source}: settings.${name}` : name;
+
 /** Each setting checked on its own, so every bad one is reported; a refused value reads as unset. */
 function readSettings(raw: Record<string, string>, problems: Problems): Settings {
   const shape: Record<string, z.ZodType> = EnvSchema.shape;
@@ -274,8 +350,9 @@ export function environmentProblems(env: Env): string[] {
   return problems.all;
 }
 
-function modeOf(s: Settings): Mode {
-  return s.NODE_ENV === 'production' ? 'production' : s.NODE_ENV === 'test' ? 'test' : 'development';
+/** Development listens on loopback only, unless HOST says otherwise; production on every interface. */
+function listenHost(s: Settings, mode: Mode): string {
+  return s.HOST ?? (mode === 'production' ? '0.0.0.0' : '127.0.0.1');
 }
 
 /** PUBLIC_URL (default `http://localhost:{PORT}`), the token endpoint and the accepted audiences. */
@@ -341,11 +418,57 @@ function redisTopology(s: Settings, problems: Problems): RedisTopology | undefin
   return undefined;
 }
 
-/** What production demands: real issuers and a shared store. */
-function checkProduction(mode: Mode, issuers: string[], redis: RedisTopology | undefined, problems: Problems): void {
+/** What production demands: real issuers, a shared store, and the external URL the audiences derive from. */
+function checkProduction(s: Settings, mode: Mode, issuers: string[], redis: RedisTopology | undefined, problems: Problems): void {
   if (mode !== 'production') return;
   if (issuers.length === 0) problems.add('TRUSTED_ISSUERS', 'required in production (the development issuer is never used there)');
+  if (s.PUBLIC_URL === undefined) {
+    problems.add('PUBLIC_URL', 'required in production: it is the issuer identifier and the default audience (else http://localhost would be accepted)');
+  }
   if (!redis) problems.add('REDIS_URL', 'required in production, or REDIS_CLUSTER_NODES / REDIS_SENTINELS (the in-memory store is for development only)', REDIS_CHOICES);
+}
+
+/**
+ * The development issuer and the activity page exist only in an unmistakable development setup:
+ * nothing configured (no issuers, no Redis, a loopback HOST, not production), or asked for by name
+ * (DEV_ISSUER=on, ACTIVITY_PAGE=on). Whatever points at a deployment (a shared store other services
+ * read, an address beyond loopback) without that request is refused: the development issuer signs
+ * anything for anyone, and on a shared Redis its sessions are accepted by every guard there.
+ */
+function developmentTools(
+  s: Settings,
+  mode: Mode,
+  context: { issuers: string[]; redis: RedisTopology | undefined; host: string },
+  problems: Problems,
+): { devIssuer: boolean; activityPage: boolean } {
+  const askByName = 'set DEV_ISSUER=on to ask for the development issuer by name';
+  let devIssuer = false;
+  if (s.DEV_ISSUER === 'on') {
+    if (mode === 'production') problems.add('DEV_ISSUER', 'must not be on in production');
+    else if (context.issuers.length > 0) problems.add('DEV_ISSUER', 'on replaces the trusted issuers: unset TRUSTED_ISSUERS (and the file\'s issuers) or DEV_ISSUER');
+    else devIssuer = true;
+  } else if (context.issuers.length === 0 && mode !== 'production') {
+    if (s.DEV_ISSUER === 'off') {
+      problems.add('TRUSTED_ISSUERS', 'required with DEV_ISSUER=off');
+    } else if (context.redis) {
+      problems.add(
+        'TRUSTED_ISSUERS',
+        `required with a shared store (REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS): every service on it would accept the development issuer's tokens; ${askByName}`,
+        [...REDIS_CHOICES],
+      );
+    } else if (!isLoopbackHost(context.host)) {
+      problems.add('TRUSTED_ISSUERS', `required when listening beyond loopback (HOST=${context.host}): anyone reaching it could mint tokens; ${askByName}`, ['HOST']);
+    } else {
+      devIssuer = true;
+    }
+  }
+  let activityPage = devIssuer;
+  if (s.ACTIVITY_PAGE === 'off') activityPage = false;
+  if (s.ACTIVITY_PAGE === 'on') {
+    if (mode === 'production') problems.add('ACTIVITY_PAGE', 'must not be on in production (it shows device ids without authentication)');
+    else activityPage = true;
+  }
+  return { devIssuer, activityPage };
 }
 
 /** WORKERS, default one per core in production, else 1. */
@@ -466,8 +589,8 @@ function adminApiKey(s: Settings, problems: Problems): string | undefined {
 }
 
 /**
- * INTROSPECTION_CLIENTS: `id:secret,id2:secret2`. Error messages name the entry by position and id,
- * never the secret.
+ * INTROSPECTION_CLIENTS: `id:secret,id2:secret2`. Error messages name the entry by position, and by
+ * id only when a ":" set one apart: an entry without one may be the secret alone.
  */
 export function parseClientCredentials(value: string | undefined): ClientCredential[] {
   const problems = new Problems(() => 'INTROSPECTION_CLIENTS');
@@ -480,10 +603,12 @@ function clientCredentials(value: string | undefined, problems: Problems): Clien
   const clients: ClientCredential[] = [];
   list(value).forEach((entry, index) => {
     const colon = entry.indexOf(':');
-    const id = colon < 0 ? entry : entry.slice(0, colon);
-    const secret = colon < 0 ? '' : entry.slice(colon + 1);
+    const id = entry.slice(0, Math.max(colon, 0));
+    const secret = entry.slice(colon + 1);
     const where = `entry ${index + 1}`;
-    if (!CLIENT_ID.test(id)) {
+    if (colon < 0) {
+      problems.add('INTROSPECTION_CLIENTS', `${where}: expected "id:secret"`);
+    } else if (!CLIENT_ID.test(id)) {
       problems.add('INTROSPECTION_CLIENTS', `${where}: client id must be 1-128 printable characters without ":" or ","`);
     } else if (!CLIENT_SECRET.test(secret)) {
       problems.add('INTROSPECTION_CLIENTS', `${where} ("${id}"): secret must follow "id:" and be ${MIN_SECRET_LENGTH}-256 printable characters without ","`);
@@ -494,6 +619,12 @@ function clientCredentials(value: string | undefined, problems: Problems): Clien
     }
   });
   return clients;
+}
+
+/** A client defined in the environment and in the file gets the environment's secret: the environment wins. */
+function withEnvironmentFirst(fromEnv: ClientCredential[], fromFile: ClientCredential[]): ClientCredential[] {
+  const ids = new Set(fromEnv.map((c) => c.id));
+  return [...fromEnv, ...fromFile.filter((c) => !ids.has(c.id))];
 }
 
 /** Each trusted issuer with its file settings, defaults taken from the global settings. */
@@ -521,21 +652,22 @@ function issuerSettings(names: string[], layer: ConfigLayer | undefined, algorit
  */
 export function loadConfig(env: Env, layer?: ConfigLayer): Config {
   const { raw, fromEnv } = rawSettings(env, layer);
-  // Names a setting where it came from: the variable, or the file and its path.
-  const where = (name: string): string => (layer && !fromEnv.has(name) && name in layer.settings ? `${layer.source}: settings.${name}` : name);
-  const problems = new Problems(where);
+  const warnings = misspeltVariables(env, layer);
+  const problems = new Problems(settingSource(layer, fromEnv));
   const s = readSettings(raw, problems);
 
-  const mode = modeOf(s);
+  const mode = s.NODE_ENV;
+  const host = listenHost(s, mode);
   const { publicUrl, tokenEndpoint, audiences } = publicEndpoints(s);
   const issuerNames = trustedIssuerNames(s, layer, problems);
   const redis = redisTopology(s, problems);
-  checkProduction(mode, issuerNames, redis, problems);
-  const workers = workerCount(s, mode, redis !== undefined && issuerNames.length > 0, problems);
+  checkProduction(s, mode, issuerNames, redis, problems);
+  const { devIssuer, activityPage } = developmentTools(s, mode, { issuers: issuerNames, redis, host }, problems);
+  const workers = workerCount(s, mode, redis !== undefined && !devIssuer, problems);
   const algorithms = algorithmList('ASSERTION_ALGORITHMS', s.ASSERTION_ALGORITHMS, ASSERTION_ALGORITHMS, problems);
   const resources = resourceSettings(s, layer, publicUrl, supportedScopes(s, problems), problems);
   const dpop = dpopSettings(s, problems);
-  const introspectionClients = [...clientCredentials(s.INTROSPECTION_CLIENTS, problems), ...(layer?.introspectionClients ?? [])];
+  const introspectionClients = withEnvironmentFirst(clientCredentials(s.INTROSPECTION_CLIENTS, problems), layer?.introspectionClients ?? []);
   checkClientResources(introspectionClients, resources, layer, problems);
   const adminKey = adminApiKey(s, problems);
   const ingest = ingestSettings(s, problems);
@@ -544,7 +676,7 @@ export function loadConfig(env: Env, layer?: ConfigLayer): Config {
   return {
     mode,
     port: s.PORT,
-    host: s.HOST,
+    host,
     publicUrl,
     tokenEndpoint,
     redis,
@@ -573,6 +705,9 @@ export function loadConfig(env: Env, layer?: ConfigLayer): Config {
     adminApiKey: adminKey,
     dpop,
     issuers: issuerSettings(issuerNames, layer, algorithms, audiences),
+    devIssuer,
+    activityPage,
+    warnings,
     metricsToken: s.METRICS_TOKEN,
     configFile: layer?.source,
     failureLimits: {
@@ -588,5 +723,48 @@ export function loadConfig(env: Env, layer?: ConfigLayer): Config {
       maxHeaderBytes: s.HTTP_MAX_HEADER_BYTES,
     },
     trustedProxyHops: s.TRUSTED_PROXY_HOPS,
+  };
+}
+
+/** What the keyspace tools (`migrate`) need: where Redis is and how its keys are named. */
+export interface StoreConfig {
+  mode: Mode;
+  redis: RedisTopology | undefined;
+  redisKeyPrefix: string;
+  ingest: { streamKey: string };
+  warnings: string[];
+}
+
+const STORE_SETTINGS: ReadonlySet<string> = new Set<SettingName>([
+  'NODE_ENV',
+  ...REDIS_CHOICES,
+  'REDIS_SENTINEL_NAME',
+  'REDIS_USERNAME',
+  'REDIS_PASSWORD',
+  'REDIS_SENTINEL_PASSWORD',
+  'REDIS_TLS',
+  'REDIS_COMMAND_TIMEOUT_MS',
+  'REDIS_CONNECT_TIMEOUT_MS',
+  'REDIS_KEY_PREFIX',
+  'INGEST_STREAM_KEY',
+]);
+
+/**
+ * Only the Redis settings, checked as loadConfig checks them: a migration in production needs
+ * Redis, not the issuers or the public URL of the servers that will use the keyspace.
+ */
+export function loadStoreConfig(env: Env, layer?: ConfigLayer): StoreConfig {
+  const { raw, fromEnv } = rawSettings(env, layer);
+  const problems = new Problems(settingSource(layer, fromEnv));
+  const s = readSettings(Object.fromEntries(Object.entries(raw).filter(([name]) => STORE_SETTINGS.has(name))), problems);
+  const redis = redisTopology(s, problems);
+  if (s.NODE_ENV === 'production' && !redis) problems.add('REDIS_URL', 'required in production, or REDIS_CLUSTER_NODES / REDIS_SENTINELS', REDIS_CHOICES);
+  problems.throwIfAny();
+  return {
+    mode: s.NODE_ENV,
+    redis,
+    redisKeyPrefix: s.REDIS_KEY_PREFIX,
+    ingest: { streamKey: s.INGEST_STREAM_KEY },
+    warnings: misspeltVariables(env, layer),
   };
 }

@@ -44,7 +44,7 @@ export async function buildRuntime(
   // Issuers first: the store is built knowing whose records it may hold.
   const issuers = new TrustedIssuers();
   let devIssuer: DevIssuer | undefined;
-  if (config.issuers.length > 0) {
+  if (!config.devIssuer) {
     for (const iss of config.issuers) issuers.add(configuredIssuer(iss, settings.jwks, clock, metrics.jwksObserver(iss.issuer)));
   } else {
     devIssuer = await createDevIssuer(config.publicUrl, config.audiences[0]!, clock);
@@ -72,7 +72,7 @@ export async function buildRuntime(
 
   const deps: AppDeps = { config, ...stores, issuers, clock, logger, metrics };
   if (devIssuer) deps.devIssuer = devIssuer;
-  if (config.mode !== 'production') deps.activity = new ActivityLog(clock);
+  if (config.activityPage) deps.activity = new ActivityLog(clock);
   const store = stores.store;
   return {
     deps,

@@ -30,6 +30,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env, options: MainOp
   }
   // Pretty lines for a person at a terminal in development; JSON everywhere else.
   const logger = createProcessLogger(config.logLevel, { pretty: config.mode === 'development' && process.stdout.isTTY === true });
+  if (cluster.isPrimary) for (const warning of config.warnings) logger.warn(warning);
   if (config.workers > 1 && cluster.isPrimary) {
     superviseWorkers(config.workers, logger);
     return;

@@ -1,12 +1,12 @@
 import { LATEST_SCHEMA_VERSION } from '../../migrations/index.js';
-import { loadEffectiveConfig } from '../config-file.js';
-import { ConfigError, type Config } from '../config.js';
+import { loadEffectiveStoreConfig } from '../config-file.js';
+import { ConfigError, type StoreConfig } from '../config.js';
 import { connectRedis, waitForReady } from '../tokens/redis-client.js';
 import { migrate } from '../tokens/schema.js';
 import { isProcessEntry } from './is-entry.js';
 
 /** Applies pending Redis keyspace migrations for the configured Redis (any topology) and REDIS_KEY_PREFIX; returns a report line. */
-export async function runMigrations(config: Config): Promise<string> {
+export async function runMigrations(config: StoreConfig): Promise<string> {
   if (!config.redis) return 'No Redis configured: the in-memory store needs no migrations.';
   const redis = connectRedis(config.redis, { enableOfflineQueue: true });
   try {
@@ -21,7 +21,7 @@ export async function runMigrations(config: Config): Promise<string> {
 // `npm run migrate` (same as `assetgate migrate`).
 if (isProcessEntry(import.meta.url)) {
   try {
-    process.stdout.write(`${await runMigrations(loadEffectiveConfig(process.env))}\n`);
+    process.stdout.write(`${await runMigrations(loadEffectiveStoreConfig(process.env))}\n`);
   } catch (err) {
     const usage = err instanceof ConfigError;
     process.stderr.write(`assetgate migrate: ${usage ? 'configuration error: ' : ''}${(err as Error).message}\n`);

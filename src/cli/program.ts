@@ -2,7 +2,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { SingleBar, Presets } from 'cli-progress';
 import Table from 'cli-table3';
 import { stringify as toYaml } from 'yaml';
-import { loadEffectiveConfig, maskedConfig } from '../config-file.js';
+import { loadEffectiveConfig, loadEffectiveStoreConfig, maskedConfig } from '../config-file.js';
 import { ConfigError } from '../config.js';
 import { FleetError, plannedRequests, runFleet, type FleetReport } from '../demo/fleet.js';
 import { PATHS } from '../oauth/constants.js';
@@ -123,7 +123,8 @@ export function buildProgram(io: CliIo): Command {
     .addOption(configOption())
     .addHelpText('after', EXIT_CODES_HELP)
     .action(async (opts: { config?: string }) => {
-      const config = configOf(opts);
+      const config = loadEffectiveStoreConfig(io.env, { configFile: opts.config });
+      for (const warning of config.warnings) io.err(`assetgate: warning: ${warning}\n`);
       try {
         io.out(`${await runMigrations(config)}\n`);
       } catch (err) {
@@ -141,7 +142,9 @@ export function buildProgram(io: CliIo): Command {
     .addOption(new Option('--format <format>', 'output format').choices(['json', 'yaml']).default('json'))
     .addHelpText('after', EXIT_CODES_HELP)
     .action((opts: { config?: string; format: 'json' | 'yaml' }) => {
-      const masked = maskedConfig(configOf(opts));
+      const effective = configOf(opts);
+      for (const warning of effective.warnings) io.err(`assetgate: warning: ${warning}\n`);
+      const masked = maskedConfig(effective);
       io.out(opts.format === 'yaml' ? toYaml(masked) : `${JSON.stringify(masked, null, 2)}\n`);
       io.err('configuration is valid\n');
     });
@@ -185,7 +188,7 @@ export function buildProgram(io: CliIo): Command {
     .addOption(urlOption())
     .option('--client-id <id>', 'introspection client id (env ASSETGATE_CLIENT_ID)')
     .option('--client-secret <secret>', 'introspection client secret (env ASSETGATE_CLIENT_SECRET; prefer the env)')
-    .addHelpText('after', `\nThe client must be listed under introspection_clients in the server's configuration file.\n${EXIT_CODES_HELP}`)
+    .addHelpText('after', `\nThe client must be one the server knows: INTROSPECTION_CLIENTS, or introspection_clients in its configuration file.\n${EXIT_CODES_HELP}`)
     .action(async (token: string, opts: { url: string; clientId?: string; clientSecret?: string }) => {
       const id = opts.clientId ?? io.env.ASSETGATE_CLIENT_ID;
       const secret = opts.clientSecret ?? io.env.ASSETGATE_CLIENT_SECRET;

@@ -86,3 +86,19 @@ const screenshotDir = process.env.ASSETGATE_SCREENSHOTS === 'docs' ? 'docs' : jo
     }
   });
 });
+
+// No browser needed: whether the page is mounted at all.
+describe('development activity page, where it is not', () => {
+  it('is not served with real issuers outside production either: it shows device ids without authentication', async () => {
+    const issuer = await MockIssuer.start();
+    const real = await startAssetgate({ env: { TRUSTED_ISSUERS: issuer.url } });
+    try {
+      expect((await call(`${real.url}/`)).status).toBe(404);
+      expect((await call(`${real.url}/dev/activity`)).status).toBe(404);
+      expect((await call(`${real.url}/dev-issuer/asset-tokens`, { method: 'POST' })).status).toBe(404);
+    } finally {
+      await real.close();
+      await issuer.close();
+    }
+  });
+});

@@ -42,7 +42,7 @@ describe('npm start and npm run migrate on a host with production dependencies o
       const port = await freePort();
       const child = spawn('npm', ['start'], {
         cwd: host,
-        env: { PATH, HOME: process.env.HOME ?? '', PORT: String(port), HOST: '127.0.0.1', REDIS_URL: testRedisUrl(), REDIS_KEY_PREFIX: prefix },
+        env: { PATH, HOME: process.env.HOME ?? '', PORT: String(port), HOST: '127.0.0.1', REDIS_URL: testRedisUrl(), REDIS_KEY_PREFIX: prefix, DEV_ISSUER: 'on' },
         stdio: ['ignore', 'pipe', 'pipe'],
         detached: true,
       });

@@ -112,7 +112,7 @@ describe('the server process', () => {
 
   it('refuses a Redis keyspace that is not migrated, and starts once `migrate` ran', async () => {
     const prefix = uniquePrefix();
-    const env = { REDIS_URL: testRedisUrl(), REDIS_KEY_PREFIX: prefix };
+    const env = { REDIS_URL: testRedisUrl(), REDIS_KEY_PREFIX: prefix, DEV_ISSUER: 'on' };
     const refused = spawnSync(process.execPath, [ENTRY], { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8' });
     expect(refused.status).toBe(1);
     expect(refused.stderr).toMatch(/run `npm run migrate`/);

@@ -41,6 +41,11 @@ describe('assetgate CLI: help and exit codes', () => {
     expect(res.out).toContain('Exit codes:');
   });
 
+  it('says in introspect --help that the client may come from INTROSPECTION_CLIENTS or the file', async () => {
+    const res = await cli(['introspect', '--help']);
+    expect(res.out).toMatch(/INTROSPECTION_CLIENTS, or introspection_clients in its configuration file/);
+  });
+
   it('exits 2 on usage errors', async () => {
     expect((await cli(['frobnicate'])).code).toBe(2);
     expect((await cli(['introspect'])).code).toBe(2); // missing <token>
@@ -66,6 +71,24 @@ describe('assetgate config check', () => {
     expect(res.out).not.toContain('metrics-secret-0123456789');
     expect(res.out).not.toContain('pw-in-url-123');
     expect(res.err).toContain('configuration is valid');
+  });
+
+  it('names misspelt variables on stderr, without their values, and still validates', async () => {
+    const res = await cli(['config', 'check'], { METRIC_TOKEN: 'metrics-secret-0123456789', TRUSTED_ISSUER: 'https://a.example' });
+    expect(res.code).toBe(0);
+    expect(res.err).toContain('assetgate: warning: METRIC_TOKEN: not a setting; did you mean METRICS_TOKEN? (ignored)');
+    expect(res.err).toContain('assetgate: warning: TRUSTED_ISSUER: not a setting; did you mean TRUSTED_ISSUERS? (ignored)');
+    expect(res.err + res.out).not.toContain('metrics-secret-0123456789');
+  });
+
+  it('prints every problem at once, one line each, exit 2', async () => {
+    const res = await cli(['config', 'check'], { PORT: 'x', NODE_ENV: 'prod', REDIS_URL: 'redis://r' });
+    expect(res.code).toBe(2);
+    expect(res.err.trim().split('\n')).toEqual([
+      'assetgate: configuration error: NODE_ENV: must be production, development or test (unset: development)',
+      'assetgate: configuration error: PORT: must be a whole number',
+      expect.stringMatching(/^assetgate: configuration error: TRUSTED_ISSUERS: required with a shared store/),
+    ]);
   });
 
   it('takes the file from ASSETGATE_CONFIG and prints YAML on request', async () => {
@@ -200,6 +223,22 @@ describe('assetgate migrate', () => {
       expect(await admin.get(`${prefix}schema`)).not.toBeNull();
       const second = await cli(['migrate'], { REDIS_URL: testRedisUrl(), REDIS_KEY_PREFIX: prefix });
       expect(second.out).toMatch(/^schema already at \d+/);
+    } finally {
+      await dropPrefix(admin, prefix);
+      admin.disconnect();
+    }
+  });
+
+  it('needs only the Redis settings in production (not TRUSTED_ISSUERS or PUBLIC_URL)', async () => {
+    const prefix = uniquePrefix();
+    const admin = plainClient();
+    try {
+      const res = await cli(['migrate'], { NODE_ENV: 'production', REDIS_URL: testRedisUrl(), REDIS_KEY_PREFIX: prefix, REDIS_ULR: 'x' });
+      expect({ code: res.code, err: res.err }).toEqual({ code: 0, err: 'assetgate: warning: REDIS_ULR: not a setting; did you mean REDIS_URL? (ignored)\n' });
+      expect(await admin.get(`${prefix}schema`)).not.toBeNull();
+      const noRedis = await cli(['migrate'], { NODE_ENV: 'production' });
+      expect(noRedis.code).toBe(2);
+      expect(noRedis.err).toMatch(/REDIS_URL: required in production/);
     } finally {
       await dropPrefix(admin, prefix);
       admin.disconnect();

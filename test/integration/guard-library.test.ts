@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { AssetgateGuardOptions, DeviceClaims } from '../../src/guard/index.js';
 import { connectRedis, createRedisClient, waitForReady, type RedisConnection } from '../../src/tokens/redis-client.js';
-import { loadConfig, type ConfigLayer } from '../../src/config.js';
+import { loadStoreConfig, type ConfigLayer } from '../../src/config.js';
 import { call, postForm, startAssetgate, type Harness } from '../support/harness.js';
 import { assetToken, MockIssuer } from '../support/mock-issuer.js';
 import { testRedisEnv } from '../support/redis.js';
@@ -34,7 +34,7 @@ const get = (url: string, token?: string) => call(url, token === undefined ? {} 
 beforeAll(async () => {
   issuer = await MockIssuer.start();
   ag = await startAssetgate({ env: { TRUSTED_ISSUERS: issuer.url, INTROSPECTION_CLIENTS, RESOURCE_SERVERS: SERVICE, DEFAULT_RESOURCES: SERVICE }, layer: serviceScopes });
-  redis = connectRedis(loadConfig(testRedisEnv()).redis!);
+  redis = connectRedis(loadStoreConfig(testRedisEnv()).redis!);
   await waitForReady(redis, 5000);
 });
 afterAll(async () => {

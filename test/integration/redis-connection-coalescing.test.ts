@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Writable } from 'node:stream';
 import { Cluster, type Redis } from 'ioredis';
-import { loadConfig } from '../../src/config.js';
+import { loadStoreConfig } from '../../src/config.js';
 import { connectRedis, isCoalesced, waitForReady, type RedisConnection } from '../../src/tokens/redis-client.js';
 import { testRedisEnv, uniquePrefix } from '../support/redis.js';
 
@@ -12,7 +12,7 @@ describe('Redis connections of the configured topology coalesce writes', () => {
   const keys = Array.from({ length: 16 }, (_, i) => `${prefix}{device-${i}}:k`);
 
   beforeAll(async () => {
-    redis = connectRedis(loadConfig(testRedisEnv()).redis!);
+    redis = connectRedis(loadStoreConfig(testRedisEnv()).redis!);
     redis.on('error', () => undefined);
     await waitForReady(redis, 10_000);
   });
@@ -31,7 +31,7 @@ describe('Redis connections of the configured topology coalesce writes', () => {
   });
 
   it('every node connection takes REDIS_COMMAND_TIMEOUT_MS and REDIS_CONNECT_TIMEOUT_MS', async () => {
-    const tuned = connectRedis(loadConfig({ ...testRedisEnv(), REDIS_COMMAND_TIMEOUT_MS: '1234', REDIS_CONNECT_TIMEOUT_MS: '4321' }).redis!);
+    const tuned = connectRedis(loadStoreConfig({ ...testRedisEnv(), REDIS_COMMAND_TIMEOUT_MS: '1234', REDIS_CONNECT_TIMEOUT_MS: '4321' }).redis!);
     tuned.on('error', () => undefined);
     try {
       await waitForReady(tuned, 10_000);

@@ -4,7 +4,7 @@ import { RedisIngestSink } from '../../src/ingest/redis-sink.js';
 import { MemoryTokenStore } from '../../src/tokens/memory-store.js';
 import { RedisTokenStore } from '../../src/tokens/redis-store.js';
 import { connectRedis, waitForReady, type RedisConnection } from '../../src/tokens/redis-client.js';
-import { loadConfig } from '../../src/config.js';
+import { loadStoreConfig } from '../../src/config.js';
 import { TestClock } from '../support/harness.js';
 import { dropPrefix, migratedPrefix, onCluster, testRedisEnv, uniquePrefix } from '../support/redis.js';
 import { storeContract } from '../support/store-contract.js';
@@ -19,7 +19,7 @@ let redis: RedisConnection;
 const prefix = uniquePrefix();
 storeContract(onCluster() ? 'redis-cluster' : 'redis', async () => {
   const clock = new TestClock();
-  redis = connectRedis(loadConfig(testRedisEnv()).redis!);
+  redis = connectRedis(loadStoreConfig(testRedisEnv()).redis!);
   await waitForReady(redis, 5000);
   const store = new RedisTokenStore(redis, {
     keyPrefix: prefix,

@@ -67,6 +67,8 @@ export async function startAssetgate(options: HarnessOptions = {}): Promise<Harn
   const admin = useRedis ? topology.admin() : undefined;
   const partitions = options.env?.INGEST_PARTITIONS;
   const prefix = admin ? await migratedPrefix(admin, options.prefix ?? uniquePrefix(), 'ingest', partitions === undefined ? undefined : Number(partitions)) : '';
+  // Suites without issuers of their own run on the development issuer, over Redis too: asked for by name.
+  const ownIssuers = options.env?.TRUSTED_ISSUERS !== undefined || (options.layer?.issuers.length ?? 0) > 0 || options.env?.NODE_ENV === 'production';
   const config = loadConfig({
     NODE_ENV: 'test',
     PORT: String(port),
@@ -74,6 +76,7 @@ export async function startAssetgate(options: HarnessOptions = {}): Promise<Harn
     LOG_LEVEL: 'info',
     ...testDefaults,
     ...(useRedis ? { ...topology.env, REDIS_KEY_PREFIX: prefix } : {}),
+    ...(useRedis && !ownIssuers ? { DEV_ISSUER: 'on' } : {}),
     ...options.env,
   }, options.layer);
   const logs: string[] = [];

@@ -6,6 +6,8 @@ import { loadEffectiveConfig, maskedConfig, readConfigFile } from '../../src/con
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { REFERENCE_PATH, renderConfigReference, ENV_DESCRIPTIONS } from '../../src/config-reference.js';
 import { EnvSchema } from '../../src/config.js';
+import { policyFor } from '../../src/dpop/policy.js';
+import { ClientRegistry } from '../../src/oauth/client-auth.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'assetgate-config-'));
 const file = (name: string, text: string): string => {
@@ -123,13 +125,6 @@ describe('configuration file', () => {
     ]);
   });
 
-  it('never quotes the file\'s text in a JSON syntax error (it may hold a secret)', () => {
-    const path = file('secret.json', '{"introspection_clients": [{"client_id": "gw", "client_secret": "json-secret-0123456789" x}]}');
-    const message = errorOf(() => loadEffectiveConfig({}, { configFile: path }));
-    expect(message).toMatch(/secret\.json: not valid JSON: line 1, column \d+/);
-    expect(message).not.toContain('json-secret');
-  });
-
   it('says when the file cannot be read', () => {
     expect(errorOf(() => readConfigFile(join(dir, 'missing.yaml')))).toMatch(/missing\.yaml: cannot be read: ENOENT/);
   });
@@ -160,6 +155,105 @@ describe('configuration file', () => {
     expect(shown).not.toContain('metrics-token-0123456789');
     expect(shown).toContain('gateway');
     expect(shown).toContain('127.0.0.1:6379');
+  });
+});
+
+describe('introspection clients from two sources', () => {
+  const clients = file('clients.yaml', 'introspection_clients:\n  - client_id: gateway\n    client_secret_env: GW_SECRET\n  - client_id: billing\n    client_secret: billing-secret-0123456789\n');
+
+  it('gives a client defined in the environment and in the file the environment\'s secret', () => {
+    const config = loadEffectiveConfig(
+      { INTROSPECTION_CLIENTS: 'gateway:env-secret-0123456789', GW_SECRET: 'file-secret-0123456789' },
+      { configFile: clients },
+    );
+    expect(config.introspectionClients).toEqual([
+      { id: 'gateway', secret: 'env-secret-0123456789' },
+      { id: 'billing', secret: 'billing-secret-0123456789' },
+    ]);
+    const registry = new ClientRegistry(config.introspectionClients);
+    expect(registry.verify('gateway', 'env-secret-0123456789')).toBe(true);
+    expect(registry.verify('gateway', 'file-secret-0123456789')).toBe(false);
+  });
+
+  it('holds a secret from client_secret_env to the same 16-character minimum, without echoing it', () => {
+    const message = errorOf(() => loadEffectiveConfig({ GW_SECRET: 'short-gw-pass' }, { configFile: clients }));
+    expect(message).toMatch(/clients\.yaml: introspection_clients\[0\]\.client_secret_env: GW_SECRET must hold at least 16 characters/);
+    expect(message).not.toContain('short-gw-pass');
+  });
+
+  it('does not take the variable a file names as a secret holder for a misspelt setting', () => {
+    const path = file('lookalike.yaml', 'introspection_clients:\n  - client_id: gw\n    client_secret_env: REALMS\n');
+    expect(loadEffectiveConfig({ REALMS: 'realm-secret-0123456789' }, { configFile: path }).warnings).toEqual([]);
+    expect(loadConfig({ REALMS: 'x' }).warnings).toEqual(['REALMS: not a setting; did you mean REALM? (ignored)']);
+  });
+});
+
+describe('secrets in configuration errors', () => {
+  const SECRET = 'Zq7-secret-marker';
+  const long = `${SECRET}-0123456789-0123456789`;
+  const production = { NODE_ENV: 'production', TRUSTED_ISSUERS: 'https://a.example', REDIS_URL: 'redis://r', PUBLIC_URL: 'https://auth.example' };
+
+  // Every setting that carries a secret, with values wrong in every way the checks know, and right
+  // secrets beside another setting's error.
+  const cases: Array<[string, Record<string, string>]> = [
+    ['REDIS_URL scheme', { REDIS_URL: `http://:${long}@r:6379` }],
+    ['REDIS_URL beside another topology', { REDIS_URL: `redis://:${long}@r:6379`, REDIS_CLUSTER_NODES: 'r1:6379' }],
+    ['REDIS_URL in production without issuers', { ...production, REDIS_URL: `redis://:${long}@r:6379`, TRUSTED_ISSUERS: '' }],
+    ['REDIS_PASSWORD beside a bad port', { REDIS_PASSWORD: long, PORT: 'x' }],
+    ['REDIS_SENTINEL_PASSWORD without a name', { REDIS_SENTINELS: 's:26379', REDIS_SENTINEL_PASSWORD: long }],
+    ['ADMIN_API_KEY too short', { ADMIN_API_KEY: SECRET.slice(0, 12) }],
+    ['ADMIN_API_KEY outside token68', { ADMIN_API_KEY: `${long} x` }],
+    ['DPOP_NONCE_SECRET too short', { DPOP_NONCE_SECRET: SECRET }],
+    ['METRICS_TOKEN too short', { METRICS_TOKEN: SECRET.slice(0, 10) + 'x' }],
+    ['INTROSPECTION_CLIENTS without an id', { INTROSPECTION_CLIENTS: long }],
+    ['INTROSPECTION_CLIENTS with an empty id', { INTROSPECTION_CLIENTS: `:${long}` }],
+    ['INTROSPECTION_CLIENTS with a short secret', { INTROSPECTION_CLIENTS: `gw:${SECRET.slice(0, 10)}` }],
+    ['INTROSPECTION_CLIENTS with a bad id', { INTROSPECTION_CLIENTS: `g w:${long}` }],
+    ['INTROSPECTION_CLIENTS twice', { INTROSPECTION_CLIENTS: `gw:${long},gw:${long}` }],
+    ['TRUSTED_ISSUERS with credentials', { TRUSTED_ISSUERS: `https://user:${long}@issuer.example` }],
+    ['a misspelt secret setting', { METRIC_TOKEN: long, PORT: 'x' }],
+  ];
+
+  it.each(cases)('%s: the error names the setting, never the secret', (_name, env) => {
+    const problems: string[] = [];
+    try {
+      const config = loadConfig(env);
+      problems.push(...config.warnings);
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      problems.push((err as Error).message);
+    }
+    expect(problems.join('\n')).toMatch(/^[A-Z_]+: /);
+    expect(problems.join('\n')).not.toContain(SECRET.slice(0, 9));
+  });
+
+  it.each([
+    ['a short client_secret', 'introspection_clients:\n  - client_id: gw\n    client_secret: ' + SECRET.slice(0, 12) + '\n'],
+    ['an unknown key beside a secret', 'introspection_clients:\n  - client_id: gw\n    client_secret: ' + long + '\n    secret: ' + long + '\n'],
+    ['a YAML syntax error inside a secret', 'introspection_clients:\n  - client_id: gw\n    client_secret: "' + long + '\n'],
+    ['a misspelt setting holding a secret', 'settings:\n  METRIC_TOKEN: ' + long + '\n'],
+  ])('the file with %s: the error names the path, never the secret', (_name, text) => {
+    const path = file('secret.yaml', text);
+    expect(errorOf(() => loadEffectiveConfig({}, { configFile: path }))).not.toContain(SECRET.slice(0, 9));
+  });
+
+  it('a JSON syntax error next to a secret: line and column, not the text', () => {
+    const path = file('secret.json', `{"introspection_clients": [{"client_id": "gw", "client_secret": "${long}" x}]}`);
+    const message = errorOf(() => loadEffectiveConfig({}, { configFile: path }));
+    expect(message).toMatch(/secret\.json: not valid JSON: line 1, column \d+/);
+    expect(message).not.toContain(SECRET.slice(0, 9));
+  });
+});
+
+describe('the reference says what the code does', () => {
+  it('an issuer without proof_of_possession follows PROOF_OF_POSSESSION', () => {
+    const path = file('pop.yaml', 'issuers:\n  - issuer: https://a.example.com\n');
+    for (const global of ['off', 'optional', 'required'] as const) {
+      const config = loadEffectiveConfig({ PROOF_OF_POSSESSION: global }, { configFile: path });
+      expect(policyFor(config.issuers[0], config.dpop.proofOfPossession)).toBe(global);
+    }
+    const row = renderConfigReference().split('\n').find((line) => line.startsWith('| `proof_of_possession` |'));
+    expect(row).toContain('Default: PROOF_OF_POSSESSION');
   });
 });
 
