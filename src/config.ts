@@ -726,12 +726,13 @@ export function loadConfig(env: Env, layer?: ConfigLayer): Config {
   };
 }
 
-/** What the keyspace tools (`migrate`) need: where Redis is and how its keys are named. */
+/** What the keyspace tools (`migrate`, `revoke-device`) need: where Redis is and how its keys are named. */
 export interface StoreConfig {
   mode: Mode;
   redis: RedisTopology | undefined;
   redisKeyPrefix: string;
   ingest: { streamKey: string };
+  accessTokenTtlSeconds: number;
   warnings: string[];
 }
 
@@ -747,11 +748,12 @@ const STORE_SETTINGS: ReadonlySet<string> = new Set<SettingName>([
   'REDIS_CONNECT_TIMEOUT_MS',
   'REDIS_KEY_PREFIX',
   'INGEST_STREAM_KEY',
+  'ACCESS_TOKEN_TTL_SECONDS',
 ]);
 
 /**
- * Only the Redis settings, checked as loadConfig checks them: a migration in production needs
- * Redis, not the issuers or the public URL of the servers that will use the keyspace.
+ * Only the keyspace settings, checked as loadConfig checks them: a migration or a revocation from an
+ * operator's shell needs Redis, not the issuers or the public URL of the servers using the keyspace.
  */
 export function loadStoreConfig(env: Env, layer?: ConfigLayer): StoreConfig {
   const { raw, fromEnv } = rawSettings(env, layer);
@@ -765,6 +767,7 @@ export function loadStoreConfig(env: Env, layer?: ConfigLayer): StoreConfig {
     redis,
     redisKeyPrefix: s.REDIS_KEY_PREFIX,
     ingest: { streamKey: s.INGEST_STREAM_KEY },
+    accessTokenTtlSeconds: s.ACCESS_TOKEN_TTL_SECONDS,
     warnings: misspeltVariables(env, layer),
   };
 }
