@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as oauth from 'oauth4webapi';
 import { createServer, type Server } from 'node:http';
 import Koa from 'koa';
-import { loadConfig, type ConfigLayer } from '../../src/config.js';
+import { loadStoreConfig, type ConfigLayer } from '../../src/config.js';
 import { assetgateGuard, resourceMetadataUrl, serveProtectedResourceMetadata, type AssetgateGuardOptions, type DeviceClaims } from '../../src/guard/index.js';
 import { connectRedis, waitForReady, type RedisConnection } from '../../src/tokens/redis-client.js';
 import { call, postForm, startAssetgate, type Harness } from '../support/harness.js';
@@ -38,7 +38,7 @@ const layer = (iss: string): ConfigLayer => ({
 beforeAll(async () => {
   issuer = await MockIssuer.start();
   ag = await startAssetgate({ env: { TRUSTED_ISSUERS: issuer.url, SUPPORTED_SCOPES: 'ingest' }, layer: layer(issuer.url) });
-  redis = connectRedis(loadConfig(testRedisEnv()).redis!);
+  redis = connectRedis(loadStoreConfig(testRedisEnv()).redis!);
   await waitForReady(redis, 5000);
 });
 afterAll(async () => {
