@@ -731,7 +731,7 @@ export interface StoreConfig {
   mode: Mode;
   redis: RedisTopology | undefined;
   redisKeyPrefix: string;
-  ingest: { streamKey: string };
+  ingest: { streamKey: string; partitions: number };
   accessTokenTtlSeconds: number;
   warnings: string[];
 }
@@ -748,6 +748,7 @@ const STORE_SETTINGS: ReadonlySet<string> = new Set<SettingName>([
   'REDIS_CONNECT_TIMEOUT_MS',
   'REDIS_KEY_PREFIX',
   'INGEST_STREAM_KEY',
+  'INGEST_PARTITIONS',
   'ACCESS_TOKEN_TTL_SECONDS',
 ]);
 
@@ -766,7 +767,7 @@ export function loadStoreConfig(env: Env, layer?: ConfigLayer): StoreConfig {
     mode: s.NODE_ENV,
     redis,
     redisKeyPrefix: s.REDIS_KEY_PREFIX,
-    ingest: { streamKey: s.INGEST_STREAM_KEY },
+    ingest: { streamKey: s.INGEST_STREAM_KEY, partitions: s.INGEST_PARTITIONS },
     accessTokenTtlSeconds: s.ACCESS_TOKEN_TTL_SECONDS,
     warnings: misspeltVariables(env, layer),
   };

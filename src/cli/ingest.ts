@@ -1,24 +1,24 @@
 import { hostname } from 'node:os';
 import type { Command, Option } from 'commander';
 import Table from 'cli-table3';
-import { ConfigError, type Config } from '../config.js';
+import { ConfigError, type StoreConfig } from '../config.js';
 import { IngestConsumer, ingestStatus, type DeliveredEvent, type PartitionStatus } from '../ingest/index.js';
 import { connectRedis, waitForReady, type RedisConnection } from '../tokens/redis-client.js';
 
-/** What the ingest commands need from the program: output, and the configuration as `serve` reads it. */
+/** What the ingest commands need from the program: output, and the Redis settings as `serve` reads them. */
 export interface IngestCommandIo {
   out(text: string): void;
   /** Resolves once the text has left the process: only then is an event acknowledged. */
   outFlushed(text: string): Promise<void>;
   err(text: string): void;
-  configOf(opts: { config?: string }): Config;
+  configOf(opts: { config?: string }): StoreConfig;
   configOption(): Option;
   /** The option parser of whole numbers >= 1. */
   wholeNumber(value: string): number;
   exitCodesHelp: string;
 }
 
-async function withRedis<T>(config: Config, work: (redis: RedisConnection) => Promise<T>): Promise<T> {
+async function withRedis<T>(config: StoreConfig, work: (redis: RedisConnection) => Promise<T>): Promise<T> {
   if (!config.redis) throw new ConfigError('REDIS_URL: ingest needs the Redis the server uses (or REDIS_CLUSTER_NODES / REDIS_SENTINELS)');
   // Queue while (re)connecting: a consumer outlives Redis restarts and failovers.
   const redis = connectRedis(config.redis, { enableOfflineQueue: true });

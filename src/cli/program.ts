@@ -105,7 +105,8 @@ export function buildProgram(io: CliIo): Command {
   const urlOption = () =>
     new Option('--url <url>', 'assetgate base URL (env ASSETGATE_URL)').default(io.env.ASSETGATE_URL || DEFAULT_URL, io.env.ASSETGATE_URL ? '$ASSETGATE_URL' : DEFAULT_URL);
   const configOption = () => new Option('-c, --config <file>', 'configuration file, JSON or YAML (env ASSETGATE_CONFIG)');
-  const configOf = (opts: { config?: string }) => loadEffectiveConfig(io.env, { configFile: opts.config });
+  // The keyspace tools (migrate, ingest) read only the Redis settings: an operator's shell has no issuers.
+  const storeConfigOf = (opts: { config?: string }) => loadEffectiveStoreConfig(io.env, { configFile: opts.config });
 
   program
     .command('serve')
@@ -123,7 +124,7 @@ export function buildProgram(io: CliIo): Command {
     .addOption(configOption())
     .addHelpText('after', EXIT_CODES_HELP)
     .action(async (opts: { config?: string }) => {
-      const config = loadEffectiveStoreConfig(io.env, { configFile: opts.config });
+      const config = storeConfigOf(opts);
       for (const warning of config.warnings) io.err(`assetgate: warning: ${warning}\n`);
       try {
         io.out(`${await runMigrations(config)}\n`);
@@ -132,7 +133,7 @@ export function buildProgram(io: CliIo): Command {
       }
     });
 
-  addIngestCommands(program, { out: io.out, outFlushed: io.outFlushed ?? (async (text) => io.out(text)), err: io.err, configOf, configOption, wholeNumber, exitCodesHelp: EXIT_CODES_HELP });
+  addIngestCommands(program, { out: io.out, outFlushed: io.outFlushed ?? (async (text) => io.out(text)), err: io.err, configOf: storeConfigOf, configOption, wholeNumber, exitCodesHelp: EXIT_CODES_HELP });
 
   const config = program.command('config').description('configuration tools');
   config
@@ -142,7 +143,7 @@ export function buildProgram(io: CliIo): Command {
     .addOption(new Option('--format <format>', 'output format').choices(['json', 'yaml']).default('json'))
     .addHelpText('after', EXIT_CODES_HELP)
     .action((opts: { config?: string; format: 'json' | 'yaml' }) => {
-      const effective = configOf(opts);
+      const effective = loadEffectiveConfig(io.env, { configFile: opts.config });
       for (const warning of effective.warnings) io.err(`assetgate: warning: ${warning}\n`);
       const masked = maskedConfig(effective);
       io.out(opts.format === 'yaml' ? toYaml(masked) : `${JSON.stringify(masked, null, 2)}\n`);
