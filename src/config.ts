@@ -733,6 +733,8 @@ export interface StoreConfig {
   redisKeyPrefix: string;
   ingest: { streamKey: string; partitions: number };
   accessTokenTtlSeconds: number;
+  /** The issuers this configuration names (TRUSTED_ISSUERS or the file), if any: revoke-device names devices by them. */
+  issuers: Array<{ issuer: string }>;
   warnings: string[];
 }
 
@@ -750,6 +752,7 @@ const STORE_SETTINGS: ReadonlySet<string> = new Set<SettingName>([
   'INGEST_STREAM_KEY',
   'INGEST_PARTITIONS',
   'ACCESS_TOKEN_TTL_SECONDS',
+  'TRUSTED_ISSUERS',
 ]);
 
 /**
@@ -761,6 +764,7 @@ export function loadStoreConfig(env: Env, layer?: ConfigLayer): StoreConfig {
   const problems = new Problems(settingSource(layer, fromEnv));
   const s = readSettings(Object.fromEntries(Object.entries(raw).filter(([name]) => STORE_SETTINGS.has(name))), problems);
   const redis = redisTopology(s, problems);
+  const issuers = trustedIssuerNames(s, layer, problems).map((issuer) => ({ issuer }));
   if (s.NODE_ENV === 'production' && !redis) problems.add('REDIS_URL', 'required in production, or REDIS_CLUSTER_NODES / REDIS_SENTINELS', REDIS_CHOICES);
   problems.throwIfAny();
   return {
@@ -769,6 +773,7 @@ export function loadStoreConfig(env: Env, layer?: ConfigLayer): StoreConfig {
     redisKeyPrefix: s.REDIS_KEY_PREFIX,
     ingest: { streamKey: s.INGEST_STREAM_KEY, partitions: s.INGEST_PARTITIONS },
     accessTokenTtlSeconds: s.ACCESS_TOKEN_TTL_SECONDS,
+    issuers,
     warnings: misspeltVariables(env, layer),
   };
 }

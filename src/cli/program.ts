@@ -105,7 +105,7 @@ export function buildProgram(io: CliIo): Command {
   const urlOption = () =>
     new Option('--url <url>', 'assetgate base URL (env ASSETGATE_URL)').default(io.env.ASSETGATE_URL || DEFAULT_URL, io.env.ASSETGATE_URL ? '$ASSETGATE_URL' : DEFAULT_URL);
   const configOption = () => new Option('-c, --config <file>', 'configuration file, JSON or YAML (env ASSETGATE_CONFIG)');
-  // The keyspace tools (migrate, ingest) read only the Redis settings: an operator's shell has no issuers.
+  // The keyspace tools (migrate, ingest, revoke-device --direct) read only the Redis settings: an operator's shell has no issuers.
   const storeConfigOf = (opts: { config?: string }) => loadEffectiveStoreConfig(io.env, { configFile: opts.config });
 
   program
@@ -217,7 +217,7 @@ export function buildProgram(io: CliIo): Command {
     .action(async (did: string, opts: RevokeDeviceOptions & { direct?: boolean; config?: string; url: string; adminKey?: string }) => {
       const request = revocationRequestOf(did, opts);
       if (opts.direct) {
-        const result = await revokeDeviceDirect(configOf(opts), request).catch((err: unknown) => {
+        const result = await revokeDeviceDirect(storeConfigOf(opts), request).catch((err: unknown) => {
           if (err instanceof OAuthError) throw new CliError(err.description, EXIT.usage);
           throw err;
         });

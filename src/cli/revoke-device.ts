@@ -1,6 +1,6 @@
 import { revokeDeviceSessions, type DeviceRevocation, type DeviceRevocationRequest } from '../admin/device-revocation.js';
 import { systemClock, type Clock } from '../clock.js';
-import { ConfigError, type Config } from '../config.js';
+import { ConfigError, type StoreConfig } from '../config.js';
 import { connectRedis, waitForReady } from '../tokens/redis-client.js';
 import { RedisTokenStore, revocationMarkTtlMs } from '../tokens/redis-store.js';
 import { assertSchemaCurrent } from '../tokens/schema.js';
@@ -55,7 +55,7 @@ export function revocationBody(request: DeviceRevocationRequest): Record<string,
  * The revocation written straight to the Redis of the configuration. The trusted issuers are those
  * the servers on that keyspace published (`<prefix>issuers`) and those of this configuration.
  */
-export async function revokeDeviceDirect(config: Config, request: DeviceRevocationRequest, clock: Clock = systemClock): Promise<DeviceRevocation> {
+export async function revokeDeviceDirect(config: StoreConfig, request: DeviceRevocationRequest, clock: Clock = systemClock): Promise<DeviceRevocation> {
   if (!config.redis) {
     throw new ConfigError('REDIS_URL: not set (nor REDIS_CLUSTER_NODES / REDIS_SENTINELS); an in-memory server can only be reached through its admin API (drop --direct)');
   }

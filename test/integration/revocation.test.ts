@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as oauth from 'oauth4webapi';
 import { runCli } from '../../src/cli/program.js';
 import { revocationRequestOf, revokeDeviceDirect } from '../../src/cli/revoke-device.js';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig, loadStoreConfig } from '../../src/config.js';
 import { deviceTag, issuerKey, redisKeys } from '../../src/tokens/keys.js';
 import { RedisTokenStore } from '../../src/tokens/redis-store.js';
 import { call, postForm, startAssetgate, type Harness } from '../support/harness.js';
@@ -215,7 +215,7 @@ describe('device-wide revocation', () => {
     const token = await sessionFor(a, issuer, { claims: { did } });
     const old = await assetToken(issuer, a.tokenEndpoint, { claims: { did } });
     // A shell that names no issuer: the one the servers published is the device's.
-    const config = loadConfig({ NODE_ENV: 'test', ...testRedisEnv(), REDIS_KEY_PREFIX: a.prefix });
+    const config = loadStoreConfig({ NODE_ENV: 'test', ...testRedisEnv(), REDIS_KEY_PREFIX: a.prefix });
     const result = await revokeDeviceDirect(config, revocationRequestOf(did, {}));
     expect(result).toEqual({ iss: issuer.url, did, revoked_at: expect.any(Number), asset_tokens_blocked_before: expect.any(Number) });
     expect(await active(b, token)).toBe(false);
@@ -294,7 +294,7 @@ describe('revocation marks outlive every session they cover', () => {
       const did = `dev-${crypto.randomUUID()}`;
       const token = await sessionFor(ag, issuer, { claims: { did, exp: Math.floor(Date.now() / 1000) + 86_400 } });
       // The shell: environment only, default ACCESS_TOKEN_TTL_SECONDS (1 h).
-      const shell = loadConfig({ NODE_ENV: 'test', ...testRedisEnv(), REDIS_KEY_PREFIX: ag.prefix });
+      const shell = loadStoreConfig({ NODE_ENV: 'test', ...testRedisEnv(), REDIS_KEY_PREFIX: ag.prefix });
       expect(shell.accessTokenTtlSeconds).toBe(3600);
       await revokeDeviceDirect(shell, revocationRequestOf(did, { blockAssetTokensBefore: 'none' }));
       const mark = redisKeys(ag.prefix).deviceRevokedBefore(deviceTag(did), issuerKey(issuer.url));
