@@ -83,9 +83,19 @@ export function createProcessLogger(level: string, format: { pretty?: boolean } 
   if (format.pretty) return createLogger(level, undefined, format);
   // pino writes this destination out synchronously on process exit (its own exit hook).
   const stdout = pino.destination({ dest: 1, sync: false, minLength: LOG_BUFFER_BYTES, periodicFlush: LOG_FLUSH_INTERVAL_MS });
+  // sonic-boom's flush() does nothing while an earlier write is still under way, and what that
+  // write leaves behind (less than minLength) would then wait for the periodic flush: a warning or
+  // an error line asks for one more flush when the stream drains, so it is never held back.
+  let promptLineWaiting = false;
+  stdout.on('drain', () => {
+    if (!promptLineWaiting) return;
+    promptLineWaiting = false;
+    stdout.flush();
+  });
   const promptly: pino.DestinationStream = {
     write(line: string) {
       stdout.write(line);
+      promptLineWaiting = true;
       stdout.flush();
     },
   };
