@@ -75,11 +75,13 @@ const screenshotDir = process.env.ASSETGATE_SCREENSHOTS === 'docs' ? 'docs' : jo
 
   it('is not served in production', async () => {
     const issuer = await MockIssuer.start();
-    const prod = await startAssetgate({ env: { NODE_ENV: 'production', TRUSTED_ISSUERS: issuer.url } });
+    const metricsToken = 'dashboard-test-metrics-token-0123456789';
+    const prod = await startAssetgate({ env: { NODE_ENV: 'production', TRUSTED_ISSUERS: issuer.url, METRICS_TOKEN: metricsToken } });
     try {
       expect((await call(`${prod.url}/`)).status).toBe(404);
       expect((await call(`${prod.url}/dev/activity`)).status).toBe(404);
-      expect((await call(`${prod.url}/metrics`)).status).toBe(200);
+      // The operator's view stays: metrics, behind their token as production requires.
+      expect((await call(`${prod.url}/metrics`, { headers: { authorization: `Bearer ${metricsToken}` } })).status).toBe(200);
     } finally {
       await prod.close();
       await issuer.close();
