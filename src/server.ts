@@ -9,7 +9,7 @@ import { ConfigError } from './config.js';
 import { buildRuntime } from './deps.js';
 import { aggregateWorkerMetrics } from './ops/cluster-metrics.js';
 import { closeGracefully, createHttpServer } from './ops/http-server.js';
-import { createProcessLogger } from './ops/logger.js';
+import { createProcessLogger, exitWhenWritten } from './ops/logger.js';
 
 export interface MainOptions {
   /** Configuration file (`assetgate serve --config`); else ASSETGATE_CONFIG. */
@@ -62,7 +62,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env, options: MainOp
     closeGracefully(server, () => {
       void runtime.close().finally(() => {
         logger.info('stopped');
-        process.exit(0);
+        exitWhenWritten(logger, 0);
       });
     });
   };
@@ -101,7 +101,7 @@ function superviseWorkers(count: number, logger: Logger): void {
     if (stopping) {
       if (Object.keys(cluster.workers ?? {}).length === 0) {
         logger.info('all workers stopped');
-        process.exit(exitCode);
+        exitWhenWritten(logger, exitCode);
       }
       return;
     }

@@ -92,11 +92,14 @@ export function createProcessLogger(level: string, format: { pretty?: boolean } 
     promptLineWaiting = false;
     stdout.flush();
   });
-  const promptly: pino.DestinationStream = {
+  const promptly: pino.DestinationStream & { flush(cb: (err?: Error) => void): void } = {
     write(line: string) {
       stdout.write(line);
       promptLineWaiting = true;
       stdout.flush();
+    },
+    flush(cb) {
+      stdout.flush(cb);
     },
   };
   const logger = pino(redacted(level), promptly);
@@ -109,4 +112,17 @@ export function createProcessLogger(level: string, format: { pretty?: boolean } 
     stdout.flushSync();
   });
   return logger;
+}
+
+/**
+ * Ends the process once the lines logged so far have left: process.exit alone drops a write still
+ * in flight (pino's exit hook writes out only what is still buffered), which lost the last line of
+ * a shutdown. A stdout that never drains (a closed pipe) does not hold the process past two seconds.
+ */
+export function exitWhenWritten(logger: Logger, code: number): void {
+  const fallback = setTimeout(() => process.exit(code), 2000);
+  logger.flush(() => {
+    clearTimeout(fallback);
+    process.exit(code);
+  });
 }
