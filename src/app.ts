@@ -1,6 +1,4 @@
-import Router from '@koa/router';
-import Koa, { type Middleware } from 'koa';
-import compose from 'koa-compose';
+import Koa from 'koa';
 import type { Logger } from 'pino';
 import { devJwks, devMint, type DevIssuer } from './assertion/dev-issuer.js';
 import type { TrustedIssuers } from './assertion/issuers.js';
@@ -29,6 +27,7 @@ import { serveMetadata } from './oauth/metadata.js';
 import { resourceMetadataUrl, serveProtectedResourceMetadata } from './oauth/protected-resource.js';
 import { serveOpenApi } from './oauth/openapi.js';
 import { renderErrors } from './oauth/render-error.js';
+import { RouteTable } from './route-table.js';
 import { revocationEndpoint } from './oauth/revoke.js';
 import { tokenEndpoint } from './oauth/token-endpoint.js';
 import { requireBearerSecret } from './resource/bearer-secret.js';
@@ -58,23 +57,6 @@ export interface AppDeps {
   failureLimits?: FailureLimits;
   /** Readiness also checks the Redis keyspace's schema version; absent for the in-memory store. */
   keyspace?: KeyspaceCheck;
-}
-
-/**
- * One route's middlewares, composed once at start-up: the router composes (and flattens) what it is
- * given on every request, so each route hands it a single function (a compose and an array less per
- * request). The route's path pattern goes to ctx.state.route for the request outcome, so nothing
- * reads the router's private fields.
- */
-function route(path: string, ...middleware: Middleware[]): [string, Middleware] {
-  const run = middleware.length === 1 ? middleware[0]! : compose(middleware);
-  return [
-    path,
-    function routeMiddleware(ctx, next) {
-      ctx.state.route = path;
-      return run(ctx, next);
-    },
-  ];
 }
 
 /** Where sessions are valid and what they may carry, from the configuration. */
@@ -136,13 +118,14 @@ export function createApp(deps: AppDeps): Koa {
 
   const ingestion: IngestDeps = { ingest, uses: store, clock };
 
-  const router = new Router();
-  router.post(...route(PATHS.token, ...tokenEndpoint(grants, config.formMaxBytes, dpop, failureLimits)));
-  router.post(...route(PATHS.introspect, ...introspectionEndpoint(resourceServers)));
-  router.post(...route(PATHS.revoke, ...revocationEndpoint(resourceServers)));
-  router.get(...route(PATHS.metadata, serveMetadata(config, grants)));
-  router.get(...route(new URL(builtinMetadataUrl).pathname, serveProtectedResourceMetadata(builtinMetadata)));
-  router.get(...route(PATHS.openapi, serveOpenApi(config, grants)));
+  // Each route's middlewares, top to bottom (route-table.ts: exact paths dispatch without matching).
+  const router = new RouteTable();
+  router.post(PATHS.token, ...tokenEndpoint(grants, config.formMaxBytes, dpop, failureLimits));
+  router.post(PATHS.introspect, ...introspectionEndpoint(resourceServers));
+  router.post(PATHS.revoke, ...revocationEndpoint(resourceServers));
+  router.get(PATHS.metadata, serveMetadata(config, grants));
+  router.get(new URL(builtinMetadataUrl).pathname, serveProtectedResourceMetadata(builtinMetadata));
+  router.get(PATHS.openapi, serveOpenApi(config, grants));
   if (config.adminApiKey !== undefined) {
     const admin = {
       apiKey: config.adminApiKey,
@@ -153,42 +136,40 @@ export function createApp(deps: AppDeps): Koa {
       maxBodyBytes: config.formMaxBytes,
       logger,
     };
-    router.post(...route(PATHS.adminDeviceRevoke, ...deviceRevocationEndpoint(admin)));
+    router.post(PATHS.adminDeviceRevoke, ...deviceRevocationEndpoint(admin));
   }
-  router.get(...route(PATHS.resource, offerDpopNonce(dpop), requireAuthorization(guard), authenticate(guard, { acceptAssetTokens: true }), showResource));
+  router.get(PATHS.resource, offerDpopNonce(dpop), requireAuthorization(guard), authenticate(guard, { acceptAssetTokens: true }), showResource);
   router.post(
-    ...route(
-      PATHS.ingest,
-      offerDpopNonce(dpop),
-      requireAuthorization(guard),
-      // A session (or an asset token's signature) is checked before up to INGEST_MAX_BYTES are read.
-      authenticate(guard, { acceptAssetTokens: true, consumeAfterBody: true }),
-      parseJsonBody(config.ingest.maxBytes),
-      // Bearer sequence: a call its partition or device limit would refuse leaves the asset token unspent.
-      admitIngest(ingestion),
-      consumeAssetToken(guard),
-      ingestEvent(ingestion),
-    ),
+    PATHS.ingest,
+    offerDpopNonce(dpop),
+    requireAuthorization(guard),
+    // A session (or an asset token's signature) is checked before up to INGEST_MAX_BYTES are read.
+    authenticate(guard, { acceptAssetTokens: true, consumeAfterBody: true }),
+    parseJsonBody(config.ingest.maxBytes),
+    // Bearer sequence: a call its partition or device limit would refuse leaves the asset token unspent.
+    admitIngest(ingestion),
+    consumeAssetToken(guard),
+    ingestEvent(ingestion),
   );
-  router.get(...route(PATHS.healthz, healthz));
-  router.get(...route(PATHS.readyz, readyz(store, logger, deps.keyspace)));
+  router.get(PATHS.healthz, healthz);
+  router.get(PATHS.readyz, readyz(store, logger, deps.keyspace));
   if (config.metricsToken !== undefined) {
-    router.get(...route(PATHS.metrics, requireBearerSecret(config.metricsToken, config.realm), metricsEndpoint(metrics)));
+    router.get(PATHS.metrics, requireBearerSecret(config.metricsToken, config.realm), metricsEndpoint(metrics));
   } else if (config.mode !== 'production') {
-    router.get(...route(PATHS.metrics, metricsEndpoint(metrics)));
+    router.get(PATHS.metrics, metricsEndpoint(metrics));
   } else {
     // Metrics name routes, issuers and refusal rates: never served unauthenticated in production.
     logger.warn('/metrics is not served: set METRICS_TOKEN to serve it in production (scrape with Authorization: Bearer <METRICS_TOKEN>)');
   }
   if (activity) {
-    router.get(...route(DASHBOARD_PATHS.page, dashboardPage));
-    router.get(...route(DASHBOARD_PATHS.script, dashboardScript));
-    router.get(...route(DASHBOARD_PATHS.style, dashboardStyle));
-    router.get(...route(DASHBOARD_PATHS.activity, activityEndpoint(activity)));
+    router.get(DASHBOARD_PATHS.page, dashboardPage);
+    router.get(DASHBOARD_PATHS.script, dashboardScript);
+    router.get(DASHBOARD_PATHS.style, dashboardStyle);
+    router.get(DASHBOARD_PATHS.activity, activityEndpoint(activity));
   }
   if (deps.devIssuer) {
-    router.get(...route(`${PATHS.devIssuer}/id/keys`, devJwks(deps.devIssuer)));
-    router.post(...route(`${PATHS.devIssuer}/asset-tokens`, devMint(deps.devIssuer)));
+    router.get(`${PATHS.devIssuer}/id/keys`, devJwks(deps.devIssuer));
+    router.post(`${PATHS.devIssuer}/asset-tokens`, devMint(deps.devIssuer));
   }
 
   // Client addresses (failure limits) come from X-Forwarded-For only behind configured proxies.
@@ -204,6 +185,5 @@ export function createApp(deps: AppDeps): Koa {
   app.use(requestContext(logger, observeRequest)); // request id, security headers, outcome, access log
   app.use(renderErrors(logger, metrics.failureCause));
   app.use(router.routes());
-  app.use(router.allowedMethods());
   return app;
 }

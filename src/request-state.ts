@@ -6,6 +6,7 @@ import type { Credentials } from './resource/credentials.js';
 import type { VerifiedRedemption } from './redemption/redeem.js';
 import type { Principal } from './resource/guard.js';
 import type { AssertionUse } from './tokens/store.js';
+import type { DefaultState } from 'koa';
 
 /**
  * Everything a request carries between middlewares, declared once (oidc-provider's typed ctx.oidc is
@@ -43,4 +44,27 @@ declare module 'koa' {
     /** parseRevokeBody: the admin revocation request body. */
     revokeBody?: { iss?: string | undefined; block_asset_tokens_issued_before?: 'now' | 'none' | number | undefined };
   }
+}
+
+/**
+ * ctx.state of every request, with every key present from the start: koa's `{}` grows a different
+ * hidden class with each middleware's key, in a different order per route, and reads of it went
+ * through V8's megamorphic (generic) property lookup. One shape keeps them monomorphic.
+ */
+export class RequestState implements DefaultState {
+  log: Logger | undefined = undefined;
+  route: string | undefined = undefined;
+  error: OAuthError | undefined = undefined;
+  form: FormParams | undefined = undefined;
+  grantType: string | undefined = undefined;
+  client: AuthenticatedClient | undefined = undefined;
+  presentedToken: string | undefined = undefined;
+  credentials: Credentials | undefined = undefined;
+  principal: Principal | undefined = undefined;
+  verifiedRedemption: VerifiedRedemption | undefined = undefined;
+  assertionUse: AssertionUse | undefined = undefined;
+  jsonText: string | undefined = undefined;
+  revokeBody: DefaultState['revokeBody'] = undefined;
+
+  constructor(readonly requestId: string) {}
 }

@@ -4,6 +4,15 @@ import { eventBytes, eventFields, type AppendOutcome, type IngestEvent, type Ing
 import { deviceIdentity, INGEST_CONSUMER_GROUP, IngestLayout, type PartitionKeys } from './partitions.js';
 import { layoutStatus, storedPartitionCount, withIngestScripts, type IngestScripts, type PartitionStatus } from './scripts.js';
 
+/** Devices whose keys are remembered (about 250 bytes each); the map starts over when full. */
+const REMEMBERED_DEVICES = 4096;
+
+/** Where one device's events go: its partition and its window key. */
+interface DeviceKeys {
+  partition: PartitionKeys;
+  window: string;
+}
+
 const REFUSALS: Record<number, IngestRefusalReason> = { 1: 'backlog_entries', 2: 'backlog_bytes', 3: 'device_events', 4: 'device_bytes' };
 
 async function guarded<T>(what: string, op: () => Promise<T>): Promise<T> {
@@ -21,6 +30,12 @@ async function guarded<T>(what: string, op: () => Promise<T>): Promise<T> {
 export class RedisIngestSink implements IngestSink {
   private readonly redis: IngestScripts;
   private readonly limitArgs: string[];
+  /**
+   * A device's partition and window key take two sha256 of its identity; a device sends many
+   * events, so they are remembered rather than hashed again for each one. Starting over when full
+   * costs a hash per device again, never a wrong key: the keys are a pure function of the identity.
+   */
+  private readonly devices = new Map<string, DeviceKeys>();
 
   private constructor(
     redis: Redis | Cluster,
@@ -41,8 +56,21 @@ export class RedisIngestSink implements IngestSink {
     return new RedisIngestSink(redis, new IngestLayout(settings.keyPrefix, settings.streamName, stored), settings.limits);
   }
 
-  private run(p: PartitionKeys, device: string, size: string, append: '0' | '1', fields: string[]): Promise<string | number | Array<string | number>> {
-    return guarded('ingest', () => this.redis.agIngestAppend(p.stream, p.bytes, p.sizes, p.deviceWindow(device), ...this.limitArgs, size, append, ...fields));
+  private keysOf(event: IngestEvent): DeviceKeys {
+    const device = deviceIdentity(event.iss, event.sub);
+    let keys = this.devices.get(device);
+    if (keys === undefined) {
+      if (this.devices.size >= REMEMBERED_DEVICES) this.devices.clear();
+      const partition = this.layout.partitionOf(device);
+      keys = { partition, window: partition.deviceWindow(device) };
+      this.devices.set(device, keys);
+    }
+    return keys;
+  }
+
+  private run(keys: DeviceKeys, size: string, append: '0' | '1', fields: string[]): Promise<string | number | Array<string | number>> {
+    const p = keys.partition;
+    return guarded('ingest', () => this.redis.agIngestAppend(p.stream, p.bytes, p.sizes, keys.window, ...this.limitArgs, size, append, ...fields));
   }
 
   /** Every partition's backlog (metrics at scrape time). */
@@ -51,18 +79,16 @@ export class RedisIngestSink implements IngestSink {
   }
 
   async admit(event: IngestEvent): Promise<IngestRefusal | undefined> {
-    const device = deviceIdentity(event.iss, event.sub);
-    const reply = await this.run(this.layout.partitionOf(device), device, String(eventBytes(event)), '0', []);
+    const reply = await this.run(this.keysOf(event), String(eventBytes(event)), '0', []);
     return Array.isArray(reply) ? refusalOf(reply) : undefined;
   }
 
   async append(event: IngestEvent): Promise<AppendOutcome> {
-    const device = deviceIdentity(event.iss, event.sub);
-    const p = this.layout.partitionOf(device);
-    const reply = await this.run(p, device, '', '1', eventFields(event));
+    const keys = this.keysOf(event);
+    const reply = await this.run(keys, '', '1', eventFields(event));
     if (Array.isArray(reply)) return refusalOf(reply);
     if (typeof reply !== 'string' || reply === '') throw new StoreUnavailableError('ingest append returned no id');
-    return { id: reply, partition: p.index };
+    return { id: reply, partition: keys.partition.index };
   }
 }
 

@@ -75,41 +75,75 @@ export function accessLoggerOf(logger: Logger): Logger {
 }
 
 /**
- * The server process's logger: JSON lines to stdout, the access lines gathered in a buffer (see
+ * The access lines on their way to stdout: kept as a list of strings and handed on joined, one
+ * write per LOG_BUFFER_BYTES. sonic-boom, gathering lines itself, appends each to one growing string
+ * and measures that whole string's UTF-8 length again on every write (its maxWrite check): work that
+ * grows with the buffer, paid per line. Counted here in UTF-16 units (a line of non-ASCII text
+ * holds up to three times as many bytes: the bound is on characters, the write stays one).
+ */
+class AccessLines {
+  private lines: string[] = [];
+  private chars = 0;
+
+  constructor(
+    private readonly out: { write(text: string): void },
+    private readonly limit: number,
+  ) {}
+
+  write(line: string): void {
+    this.lines.push(line);
+    this.chars += line.length;
+    if (this.chars >= this.limit) this.handOn();
+  }
+
+  /** Everything gathered goes to stdout's stream, in order, as one string. */
+  handOn(): void {
+    if (this.lines.length === 0) return;
+    const text = this.lines.length === 1 ? this.lines[0]! : this.lines.join('');
+    this.lines = [];
+    this.chars = 0;
+    this.out.write(text);
+  }
+}
+
+/**
+ * The server process's logger: JSON lines to stdout, the access lines gathered (see
  * LOG_BUFFER_BYTES for when lines reach stdout and what a crash can lose). Pretty lines for a
  * person at a terminal stay synchronous.
  */
 export function createProcessLogger(level: string, format: { pretty?: boolean } = {}): Logger {
   if (format.pretty) return createLogger(level, undefined, format);
-  // pino writes this destination out synchronously on process exit (its own exit hook).
-  const stdout = pino.destination({ dest: 1, sync: false, minLength: LOG_BUFFER_BYTES, periodicFlush: LOG_FLUSH_INTERVAL_MS });
-  // sonic-boom's flush() does nothing while an earlier write is still under way, and what that
-  // write leaves behind (less than minLength) would then wait for the periodic flush: a warning or
-  // an error line asks for one more flush when the stream drains, so it is never held back.
-  let promptLineWaiting = false;
-  stdout.on('drain', () => {
-    if (!promptLineWaiting) return;
-    promptLineWaiting = false;
-    stdout.flush();
-  });
+  // Asynchronous writes, each started as soon as the one before it is done: the access lines
+  // arrive in LOG_BUFFER_BYTES chunks (AccessLines), every other line on its own.
+  const stdout = pino.destination({ dest: 1, sync: false });
+  const access = new AccessLines(stdout, LOG_BUFFER_BYTES);
+  const flushInterval = setInterval(() => access.handOn(), LOG_FLUSH_INTERVAL_MS);
+  flushInterval.unref();
+  // Every other line is written at once, after the access lines gathered before it (their order).
   const promptly: pino.DestinationStream & { flush(cb: (err?: Error) => void): void } = {
     write(line: string) {
+      access.handOn();
       stdout.write(line);
-      promptLineWaiting = true;
-      stdout.flush();
     },
     flush(cb) {
+      access.handOn();
       stdout.flush(cb);
     },
   };
   const logger = pino(redacted(level), promptly);
   // The access lines only are left to gather; without redaction, as accessLoggerOf explains.
-  accessLoggers.set(logger, pino(unredacted(level), stdout));
+  accessLoggers.set(logger, pino(unredacted(level), access));
+  // On exit (SIGTERM and SIGINT end through process.exit) everything left is written synchronously.
+  const writeOutNow = (): void => {
+    access.handOn();
+    stdout.flushSync();
+  };
+  process.once('exit', writeOutNow);
   // An uncaught exception (or unhandled rejection): the fatal line and everything gathered are
   // written synchronously before Node prints the error and exits; the monitor changes nothing else.
   process.on('uncaughtExceptionMonitor', (err, origin) => {
     logger.fatal({ err: { message: err instanceof Error ? err.message : String(err) }, origin }, 'uncaught exception: exiting');
-    stdout.flushSync();
+    writeOutNow();
   });
   return logger;
 }

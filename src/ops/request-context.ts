@@ -4,6 +4,7 @@ import { nanoid } from 'nanoid';
 import { PATHS } from '../oauth/constants.js';
 import { accessLoggerOf } from './logger.js';
 import type { Principal } from '../resource/guard.js';
+import { RequestState } from '../request-state.js';
 
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
@@ -68,7 +69,7 @@ export function requestContext(logger: Logger, observe?: RequestObserver) {
     const started = performance.now(); // a double: no BigInt per request
     const incoming = ctx.req.headers['x-request-id'];
     const id = typeof incoming === 'string' && SAFE_REQUEST_ID.test(incoming) ? incoming : nextRequestId();
-    ctx.state.requestId = id;
+    ctx.state = new RequestState(id);
     const res = ctx.res;
     res.setHeader('X-Request-Id', id);
     for (const [name, value] of SECURITY_HEADERS) res.setHeader(name, value);
@@ -93,17 +94,16 @@ function outcomeOf(ctx: Context, seconds: number): RequestOutcome {
 
 /** One line per request; the request id as a field, not through a child logger made per request. */
 function accessLog(ctx: Context, log: Logger, started: number, level: 'info' | 'debug'): void {
-  const err = ctx.state.error;
-  log[level](
-    {
-      reqId: ctx.state.requestId,
-      method: ctx.method,
-      route: ctx.state.route ?? ctx.path.slice(0, 100),
-      status: ctx.status,
-      ms: performance.now() - started,
-      ...(err?.code ? { error: err.code } : {}),
-      ...(err?.debug && ctx.status < 500 ? { debug: err.debug.slice(0, 300) } : {}),
-    },
-    'request',
-  );
+  const { error, route, requestId } = ctx.state;
+  // Built in one shape, the refusal's fields added only to a refusal's line (no object spreads).
+  const line: { reqId: string | undefined; method: string; route: string; status: number; ms: number; error?: string; debug?: string } = {
+    reqId: requestId,
+    method: ctx.method,
+    route: route ?? ctx.path.slice(0, 100),
+    status: ctx.status,
+    ms: performance.now() - started,
+  };
+  if (error?.code) line.error = error.code;
+  if (error?.debug && ctx.status < 500) line.debug = error.debug.slice(0, 300);
+  log[level](line, 'request');
 }
