@@ -35,7 +35,7 @@ import { authenticate, consumeAssetToken, requireAuthorization, resourceChalleng
 import { parseJsonBody } from './resource/json-body.js';
 import type { RedemptionDeps } from './redemption/redeem.js';
 import type { IngestSink } from './ingest/event.js';
-import { admitIngest, ingestEvent, showResource, type IngestDeps } from './resource/routes.js';
+import { ingestEvent, showResource, type IngestDeps } from './resource/routes.js';
 import type { AccessTokenStore, TokenStore } from './tokens/store.js';
 
 export interface AppDeps {
@@ -146,8 +146,6 @@ export function createApp(deps: AppDeps): Koa {
     // A session (or an asset token's signature) is checked before up to INGEST_MAX_BYTES are read.
     authenticate(guard, { acceptAssetTokens: true, consumeAfterBody: true }),
     parseJsonBody(config.ingest.maxBytes),
-    // Bearer sequence: a call its partition or device limit would refuse leaves the asset token unspent.
-    admitIngest(ingestion),
     consumeAssetToken(guard),
     ingestEvent(ingestion),
   );

@@ -42,8 +42,6 @@ export type AppendOutcome = Accepted | IngestRefusal;
  * accepted entry stays until the consumers acknowledged it.
  */
 export interface IngestSink {
-  /** Whether this event would be accepted now; nothing is added (a full partition may be trimmed). */
-  admit(event: IngestEvent): Promise<IngestRefusal | undefined>;
   append(event: IngestEvent): Promise<AppendOutcome>;
 }
 
@@ -53,12 +51,4 @@ export function eventFields(e: IngestEvent): string[] {
   if (e.did !== undefined) fields.push('did', e.did);
   if (e.aid !== undefined) fields.push('aid', e.aid);
   return fields;
-}
-
-/** Payload bytes of an event as the byte budget counts them: its field values (APPEND_SCRIPT counts the same). */
-export function eventBytes(e: IngestEvent): number {
-  let bytes = 0;
-  const fields = eventFields(e);
-  for (let i = 1; i < fields.length; i += 2) bytes += Buffer.byteLength(fields[i]!);
-  return bytes;
 }

@@ -1,5 +1,5 @@
 import type { Clock } from '../clock.js';
-import type { AppendOutcome, IngestEvent, IngestRefusal, IngestSink } from './event.js';
+import type { AppendOutcome, IngestEvent, IngestSink } from './event.js';
 
 /**
  * The embedded development sink: events kept in process memory, the oldest dropped past `maxEvents`
@@ -14,10 +14,6 @@ export class MemoryIngestSink implements IngestSink {
     private readonly clock: Clock,
     private readonly maxEvents = 10_000,
   ) {}
-
-  async admit(): Promise<IngestRefusal | undefined> {
-    return undefined;
-  }
 
   /** Stream ids shaped like Redis's: `<ms>-<seq>`, increasing. */
   async append(event: IngestEvent): Promise<AppendOutcome> {

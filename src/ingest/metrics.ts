@@ -14,11 +14,6 @@ export function countingRefusals(sink: IngestSink, registry: Registry): IngestSi
     if (reason) refusals.labels(reason).inc();
   };
   return {
-    async admit(event) {
-      const refusal = await sink.admit(event);
-      count(refusal?.refused);
-      return refusal;
-    },
     async append(event) {
       const outcome = await sink.append(event);
       count('refused' in outcome ? outcome.refused : undefined);

@@ -1,6 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
 import { StoreUnavailableError } from '../tokens/store.js';
-import { eventBytes, eventFields, type AppendOutcome, type IngestEvent, type IngestRefusal, type IngestLimits, type IngestRefusalReason, type IngestSink } from './event.js';
+import { eventFields, type AppendOutcome, type IngestEvent, type IngestRefusal, type IngestLimits, type IngestRefusalReason, type IngestSink } from './event.js';
 import { deviceIdentity, INGEST_CONSUMER_GROUP, IngestLayout, type PartitionKeys } from './partitions.js';
 import { layoutStatus, storedPartitionCount, withIngestScripts, type IngestScripts, type PartitionStatus } from './scripts.js';
 
@@ -68,24 +68,16 @@ export class RedisIngestSink implements IngestSink {
     return keys;
   }
 
-  private run(keys: DeviceKeys, size: string, append: '0' | '1', fields: string[]): Promise<string | number | Array<string | number>> {
-    const p = keys.partition;
-    return guarded('ingest', () => this.redis.agIngestAppend(p.stream, p.bytes, p.sizes, keys.window, ...this.limitArgs, size, append, ...fields));
-  }
 
   /** Every partition's backlog (metrics at scrape time). */
   status(): Promise<PartitionStatus[]> {
     return layoutStatus(this.redis, this.layout, INGEST_CONSUMER_GROUP);
   }
 
-  async admit(event: IngestEvent): Promise<IngestRefusal | undefined> {
-    const reply = await this.run(this.keysOf(event), String(eventBytes(event)), '0', []);
-    return Array.isArray(reply) ? refusalOf(reply) : undefined;
-  }
-
   async append(event: IngestEvent): Promise<AppendOutcome> {
     const keys = this.keysOf(event);
-    const reply = await this.run(keys, '', '1', eventFields(event));
+    const p = keys.partition;
+    const reply = await guarded('ingest', () => this.redis.agIngestAppend(p.stream, p.bytes, p.sizes, keys.window, ...this.limitArgs, ...eventFields(event)));
     if (Array.isArray(reply)) return refusalOf(reply);
     if (typeof reply !== 'string' || reply === '') throw new StoreUnavailableError('ingest append returned no id');
     return { id: reply, partition: keys.partition.index };

@@ -58,14 +58,11 @@ end
  * before it refuses (consumers may have acknowledged since the last trim).
  * KEYS: 1 stream, 2 bytes, 3 sizes, 4 device window
  * ARGV: 1 group, 2 backlog entries, 3 backlog bytes, 4 device events (0 off), 5 device bytes (0 off),
- *       6 window ms, 7 size ('' = the fields' own), 8 '1' append / '0' admission only, 9.. field, value
+ *       6 window ms, 7.. field, value
  */
 const APPEND_SCRIPT = `${GROUP_STATE}${TRIM}
-local size = tonumber(ARGV[7])
-if not size then
-  size = 0
-  for i = 10, #ARGV, 2 do size = size + #ARGV[i] end
-end
+local size = 0
+for i = 8, #ARGV, 2 do size = size + #ARGV[i] end
 local maxN, maxB = tonumber(ARGV[4]), tonumber(ARGV[5])
 if maxN > 0 or maxB > 0 then
   local used = redis.call('HMGET', KEYS[4], 'n', 'b')
@@ -89,8 +86,7 @@ if why > 0 then
   why = full()
   if why > 0 then return {why, 0} end
 end
-if ARGV[8] == '0' then return 0 end
-local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 9))
+local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 7))
 redis.call('INCRBY', KEYS[2], size)
 redis.call('RPUSH', KEYS[3], size)
 if maxN > 0 or maxB > 0 then

@@ -1,4 +1,4 @@
-import type { Context, Next } from 'koa';
+import type { Context } from 'koa';
 import type { Clock } from '../clock.js';
 import type { IngestEvent, IngestRefusal, IngestSink } from '../ingest/event.js';
 import { TemporarilyUnavailable, TooManyRequests, type OAuthError } from '../oauth/errors.js';
@@ -45,28 +45,12 @@ function refusalError(r: IngestRefusal): OAuthError {
 }
 
 /**
- * Bearer sequence, between the body and the consumption of the asset token (consumeAssetToken): a
- * call that its partition or its device's limits would refuse is refused before the token is spent,
- * so the device retries with the same token. The append checks again, atomically; a refusal there
- * (the partition filled in between) releases the token. Sessions go straight to the append.
- */
-export function admitIngest(deps: IngestDeps) {
-  return async function admitIngestMiddleware(ctx: Context, next: Next): Promise<void> {
-    const verified = ctx.state.verifiedRedemption;
-    if (verified) {
-      const { claims } = verified;
-      const caller: Caller = { sub: claims.subject, iss: claims.iss, did: claims.did, aid: claims.aid };
-      const refusal = await deps.ingest.admit(eventOf(caller, ctx.state.jsonText!, deps.clock.now()));
-      if (refusal) throw refusalError(refusal);
-    }
-    await next();
-  };
-}
-
-/**
  * POST /ingestapi: append the event to its partition and answer 202 only after the store
- * acknowledged. If the append fails or is refused after a bearer-sequence asset token was consumed,
- * the single-use mark is released so the device can retry with the same token.
+ * acknowledged. The append checks the partition's backlog and the device's limits in the same
+ * script; when it refuses (or fails) after a bearer-sequence asset token was consumed, the token's
+ * single-use mark is released, so the device retries with the same token. Checking before the
+ * consumption instead would cost every accepted event one more Redis script for the sake of the
+ * refused ones.
  */
 export function ingestEvent(deps: IngestDeps) {
   return async function ingestEventMiddleware(ctx: Context): Promise<void> {

@@ -74,7 +74,7 @@ beforeAll(async () => {
     if (method === 'GET') router.get(path, run);
     else router.post(path, run);
   }
-  viaRouter = await serve(new Koa().use(renderMisses).use(router.routes()).use(router.allowedMethods()));
+  viaRouter = await serve(new Koa().use(renderMisses).use(router.routes() as Middleware).use(router.allowedMethods() as Middleware));
 });
 afterAll(async () => {
   await Promise.all([viaTable.close(), viaRouter.close()]);
