@@ -2,16 +2,16 @@ import { pino, type Logger, type LoggerOptions } from 'pino';
 import pretty from 'pino-pretty';
 
 /**
- * The server's stdout gathers lines up to this many bytes (about 20 access lines) before one
+ * The access lines gather up to this many characters (about 20 lines; 4 KiB of ASCII) before one
  * asynchronous write: a synchronous write per access line cost a resource check about a quarter of
  * its throughput. The access lines wait at most LOG_FLUSH_INTERVAL_MS; every other line (start-up,
  * shutdown, warnings, errors) is written at once, taking the gathered lines with it; on exit
  * (SIGTERM, SIGINT, process.exit) and on an uncaught exception everything left is written
  * synchronously. A process killed outright (SIGKILL, the kernel's OOM killer, a V8 abort) loses
- * the access lines gathered and not yet written: at most LOG_BUFFER_BYTES, or the last
+ * the access lines gathered and not yet written: at most LOG_BUFFER_CHARS, or the last
  * LOG_FLUSH_INTERVAL_MS of them (more only while a slow stdout still holds an earlier write).
  */
-export const LOG_BUFFER_BYTES = 4096;
+export const LOG_BUFFER_CHARS = 4096;
 export const LOG_FLUSH_INTERVAL_MS = 1000;
 
 /**
@@ -76,7 +76,7 @@ export function accessLoggerOf(logger: Logger): Logger {
 
 /**
  * The access lines on their way to stdout: kept as a list of strings and handed on joined, one
- * write per LOG_BUFFER_BYTES. sonic-boom, gathering lines itself, appends each to one growing string
+ * write per LOG_BUFFER_CHARS. sonic-boom, gathering lines itself, appends each to one growing string
  * and measures that whole string's UTF-8 length again on every write (its maxWrite check): work that
  * grows with the buffer, paid per line. Counted here in UTF-16 units (a line of non-ASCII text
  * holds up to three times as many bytes: the bound is on characters, the write stays one).
@@ -108,15 +108,15 @@ class AccessLines {
 
 /**
  * The server process's logger: JSON lines to stdout, the access lines gathered (see
- * LOG_BUFFER_BYTES for when lines reach stdout and what a crash can lose). Pretty lines for a
+ * LOG_BUFFER_CHARS for when lines reach stdout and what a crash can lose). Pretty lines for a
  * person at a terminal stay synchronous.
  */
 export function createProcessLogger(level: string, format: { pretty?: boolean } = {}): Logger {
   if (format.pretty) return createLogger(level, undefined, format);
   // Asynchronous writes, each started as soon as the one before it is done: the access lines
-  // arrive in LOG_BUFFER_BYTES chunks (AccessLines), every other line on its own.
+  // arrive in LOG_BUFFER_CHARS chunks (AccessLines), every other line on its own.
   const stdout = pino.destination({ dest: 1, sync: false });
-  const access = new AccessLines(stdout, LOG_BUFFER_BYTES);
+  const access = new AccessLines(stdout, LOG_BUFFER_CHARS);
   const flushInterval = setInterval(() => access.handOn(), LOG_FLUSH_INTERVAL_MS);
   flushInterval.unref();
   // Every other line is written at once, after the access lines gathered before it (their order).
