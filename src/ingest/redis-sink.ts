@@ -68,7 +68,6 @@ export class RedisIngestSink implements IngestSink {
     return keys;
   }
 
-
   /** Every partition's backlog (metrics at scrape time). */
   status(): Promise<PartitionStatus[]> {
     return layoutStatus(this.redis, this.layout, INGEST_CONSUMER_GROUP);
@@ -80,7 +79,7 @@ export class RedisIngestSink implements IngestSink {
     const reply = await guarded('ingest', () => this.redis.agIngestAppend(p.stream, p.bytes, p.sizes, keys.window, ...this.limitArgs, ...eventFields(event)));
     if (Array.isArray(reply)) return refusalOf(reply);
     if (typeof reply !== 'string' || reply === '') throw new StoreUnavailableError('ingest append returned no id');
-    return { id: reply, partition: keys.partition.index };
+    return { id: reply, partition: p.index };
   }
 }
 

@@ -3,11 +3,8 @@ import type { Clock } from '../clock.js';
 import type { IngestEvent, IngestRefusal, IngestSink } from '../ingest/event.js';
 import { TemporarilyUnavailable, TooManyRequests, type OAuthError } from '../oauth/errors.js';
 import type { AssertionUseStore } from '../tokens/store.js';
-import type { Principal } from './guard.js';
-
-/** Who sends an event: the session's device, or the asset token's. */
-type Caller = Pick<Principal, 'sub' | 'iss' | 'did' | 'aid'>;
 import { respondJson } from '../oauth/respond.js';
+import type { Principal } from './guard.js';
 
 /** GET /resource: who the token says the caller is. */
 export function showResource(ctx: Context): void {
@@ -26,7 +23,8 @@ export interface IngestDeps {
   clock: Clock;
 }
 
-function eventOf(p: Caller, body: string, receivedAt: number): IngestEvent {
+/** The event as the caller sent it: the session's device, or the asset token's. */
+function eventOf(p: Principal, body: string, receivedAt: number): IngestEvent {
   const event: IngestEvent = { sub: p.sub, iss: p.iss, receivedAt, body };
   if (p.did !== undefined) event.did = p.did;
   if (p.aid !== undefined) event.aid = p.aid;
