@@ -1,11 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Redis } from 'ioredis';
 import { postForm } from '../support/harness.js';
 import { assetToken, MockIssuer } from '../support/mock-issuer.js';
 import { dropPrefix, migratedPrefix, plainClient, testRedisUrl } from '../support/redis.js';
-import { freePort } from '../support/redis-server.js';
+import { startServerProcess, stopAll, type ServerProcess } from '../support/server-process.js';
 import { parseRawResponse, type RawResponse } from '../support/attack.js';
 import { eventKey, storedEvents } from '../support/ingest.js';
 
@@ -19,55 +18,29 @@ const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 let issuer: MockIssuer;
 let redis: Redis;
 let prefix: string;
-let child: ChildProcess;
+let server: ServerProcess;
 let url: string;
-const stdout: string[] = [];
-
-function waitForLog(pattern: RegExp, limitMs = 20_000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no log line matching ${pattern}; got:\n${stdout.join('')}`)), limitMs);
-    const check = () => {
-      if (stdout.join('').split('\n').some((l) => pattern.test(l))) {
-        clearTimeout(timer);
-        child.stdout!.off('data', check);
-        resolve();
-      }
-    };
-    child.stdout!.on('data', check);
-    check();
-  });
-}
 
 beforeAll(async () => {
   issuer = await MockIssuer.start();
   redis = plainClient();
   prefix = await migratedPrefix(redis);
-  const port = await freePort();
-  url = `http://127.0.0.1:${port}`;
-  child = spawn(process.execPath, ['dist/src/server.js'], {
-    env: {
-      PATH: process.env.PATH,
-      NODE_ENV: 'test',
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      PUBLIC_URL: url,
-      REDIS_URL: testRedisUrl(),
-      REDIS_KEY_PREFIX: prefix,
-      TRUSTED_ISSUERS: issuer.url,
-      LOG_LEVEL: 'info',
-      INGEST_DEVICE_MAX_EVENTS: '0', // one device sends the whole load
-      // Both longer than the test's own timeout: only a real drain lets this test pass.
-      SHUTDOWN_GRACE_MS: '60000',
-      HTTP_KEEPALIVE_TIMEOUT_MS: '60000',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout!.on('data', (d: Buffer) => stdout.push(d.toString()));
-  child.stderr!.on('data', (d: Buffer) => stdout.push(d.toString()));
-  await waitForLog(/assetgate listening/);
+  server = await startServerProcess((publicUrl) => ({
+    NODE_ENV: 'test',
+    PUBLIC_URL: publicUrl,
+    REDIS_URL: testRedisUrl(),
+    REDIS_KEY_PREFIX: prefix,
+    TRUSTED_ISSUERS: issuer.url,
+    LOG_LEVEL: 'info',
+    INGEST_DEVICE_MAX_EVENTS: '0', // one device sends the whole load
+    // Both longer than the test's own timeout: only a real drain lets this test pass.
+    SHUTDOWN_GRACE_MS: '60000',
+    HTTP_KEEPALIVE_TIMEOUT_MS: '60000',
+  }));
+  url = server.url;
 });
 afterAll(async () => {
-  if (child.exitCode === null) child.kill('SIGKILL');
+  stopAll();
   await dropPrefix(redis, prefix);
   redis.disconnect();
   await issuer.close();
@@ -120,7 +93,7 @@ describe('SIGTERM under load', () => {
           if (res.status === 202) accepted.push(eventKey(json));
         } catch {
           // connection refused or closed by the shutdown: the client saw no 202, so nothing to lose
-          if (child.exitCode !== null) return;
+          if (server.child.exitCode !== null) return;
           await new Promise((r) => setTimeout(r, 10));
         }
       }
@@ -129,9 +102,8 @@ describe('SIGTERM under load', () => {
 
     const inFlight = Array.from({ length: 5 }, (_, n) => halfSentIngest(token, n));
     await new Promise((r) => setTimeout(r, 300)); // let the server read their heads
-    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-    child.kill('SIGTERM');
-    await waitForLog(/shutting down/);
+    server.child.kill('SIGTERM');
+    await server.waitForLine(/shutting down/);
 
     // New connections are refused once the listener is closed.
     const refused = await fetch(`${url}/healthz`).then(
@@ -146,7 +118,7 @@ describe('SIGTERM under load', () => {
       expect(typeof a.json.id).toBe('string');
       accepted.push(eventKey(a.json));
     }
-    expect(await exited).toBe(0);
+    expect(await server.exited).toBe(0);
     running = false;
     await Promise.all(workers);
 
@@ -156,8 +128,8 @@ describe('SIGTERM under load', () => {
     expect(accepted.filter((id) => !ids.has(id))).toEqual([]);
     const inflightBodies = entries.map((e) => e.fields.body!).filter((b) => b.includes('inflight'));
     expect(inflightBodies).toHaveLength(5);
-    expect(stdout.join('')).toMatch(/"msg":"stopped"/);
+    expect(server.output()).toMatch(/"msg":"stopped"/);
     // Drained on its own: keep-alive clients were told to close, the grace period never ran out.
-    expect(stdout.join('')).not.toMatch(/grace period over/);
+    expect(server.output()).not.toMatch(/grace period over/);
   });
 });

@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Redis } from 'ioredis';
 import { MockIssuer } from '../support/mock-issuer.js';
 import { dropPrefix, migratedPrefix, plainClient, testRedisUrl } from '../support/redis.js';
-import { freePort } from '../support/redis-server.js';
+import { startServerProcess, stopAll, type ServerProcess } from '../support/server-process.js';
 
 /**
  * The server process gathers its access lines in a buffer (src/ops/logger.ts) instead of writing
@@ -28,46 +27,25 @@ beforeAll(async () => {
   scratch = mkdtempSync(join(tmpdir(), 'access-log-'));
 });
 afterAll(async () => {
+  stopAll();
   await dropPrefix(redis, prefix);
   redis.disconnect();
   await issuer.close();
   rmSync(scratch, { recursive: true, force: true });
 });
 
-interface Server {
-  child: ChildProcess;
-  url: string;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-async function startServer(nodeArgs: string[] = []): Promise<Server> {
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const child = spawn(process.execPath, [...nodeArgs, 'dist/src/server.js'], {
-    env: {
-      PATH: process.env.PATH,
+function startServer(nodeArgs: string[] = []): Promise<ServerProcess> {
+  return startServerProcess(
+    (url) => ({
       NODE_ENV: 'test',
-      PORT: String(port),
-      HOST: '127.0.0.1',
       PUBLIC_URL: url,
       REDIS_URL: testRedisUrl(),
       REDIS_KEY_PREFIX: prefix,
       TRUSTED_ISSUERS: issuer.url,
       // No LOG_LEVEL: the default (info) writes one access line per request.
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const chunks: string[] = [];
-  child.stdout!.on('data', (d: Buffer) => chunks.push(d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const output = () => chunks.join('');
-  const deadline = Date.now() + 20_000;
-  while (!/assetgate listening/.test(output())) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`server did not start: ${output()}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return { child, url, output, exited };
+    }),
+    { nodeArgs },
+  );
 }
 
 /** Requests with known ids, answered before the signal is sent. */
@@ -99,9 +77,9 @@ describe('the buffered access log', () => {
     const ids = await requestsWithIds(server.url, 'sigterm');
     server.child.kill('SIGTERM');
     expect(await server.exited).toBe(0);
-    expectAccessLines(server.output(), ids);
+    expectAccessLines(server.stdout(), ids);
     // In order: the gathered access lines went out before the shutdown line, and nothing after 'stopped' was lost.
-    expect(lines(server.output()).map((l) => l.msg).slice(-3)).toEqual(['request', 'shutting down: no new connections, finishing in-flight requests', 'stopped']);
+    expect(lines(server.stdout()).map((l) => l.msg).slice(-3)).toEqual(['request', 'shutting down: no new connections, finishing in-flight requests', 'stopped']);
   });
 
   it('is written out, with a fatal line, when the server dies of an uncaught exception', async () => {
@@ -112,8 +90,8 @@ describe('the buffered access log', () => {
     const ids = await requestsWithIds(server.url, 'crash');
     server.child.kill('SIGUSR2');
     expect(await server.exited).toBe(1);
-    expectAccessLines(server.output(), ids);
-    expect(lines(server.output())).toContainEqual(
+    expectAccessLines(server.stdout(), ids);
+    expect(lines(server.stdout())).toContainEqual(
       expect.objectContaining({ level: 60, msg: 'uncaught exception: exiting', err: expect.objectContaining({ message: 'planted crash' }), origin: 'uncaughtException' }),
     );
   });

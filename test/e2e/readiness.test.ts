@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
-import { freePort, hasRedisServer, RedisServerProcess } from '../support/redis-server.js';
+import { hasRedisServer, RedisServerProcess } from '../support/redis-server.js';
+import { startServerProcess, stopAll } from '../support/server-process.js';
 import { migratedPrefix, uniquePrefix } from '../support/redis.js';
 import { MockIssuer } from '../support/mock-issuer.js';
 
@@ -10,10 +10,7 @@ import { MockIssuer } from '../support/mock-issuer.js';
  * the schema key with every token, single-use mark and revocation. A running server must say it is
  * not ready, as a new one refuses to start, until the keyspace is migrated again.
  */
-const children: ChildProcess[] = [];
-afterAll(() => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-});
+afterAll(stopAll);
 
 const run = hasRedisServer() ? describe : describe.skip;
 
@@ -24,16 +21,9 @@ run('readiness after Redis restarts empty', () => {
     const admin = new Redis(redisServer.url, { maxRetriesPerRequest: 1 });
     admin.on('error', () => undefined);
     const prefix = await migratedPrefix(admin, uniquePrefix());
-    const port = await freePort();
-    const child = spawn(process.execPath, ['dist/src/server.js'], {
-      env: { PATH: process.env.PATH, PORT: String(port), HOST: '127.0.0.1', REDIS_URL: redisServer.url, REDIS_KEY_PREFIX: prefix, TRUSTED_ISSUERS: issuer.url },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.push(child);
-    let output = '';
-    child.stdout!.on('data', (d) => (output += String(d)));
-    child.stderr!.on('data', (d) => (output += String(d)));
-    const readyz = () => fetch(`http://127.0.0.1:${port}/readyz`).then(async (r) => ({ status: r.status, body: (await r.json()) as Record<string, string> }), () => ({ status: 0, body: {} as Record<string, string> }));
+    // Not waited for: readiness itself is what the test watches from the start.
+    const { child, url, output } = await startServerProcess(() => ({ REDIS_URL: redisServer.url, REDIS_KEY_PREFIX: prefix, TRUSTED_ISSUERS: issuer.url }), { waitUntilListening: false });
+    const readyz = () => fetch(`${url}/readyz`).then(async (r) => ({ status: r.status, body: (await r.json()) as Record<string, string> }), () => ({ status: 0, body: {} as Record<string, string> }));
     type Answer = Awaited<ReturnType<typeof readyz>>;
     const until = async (done: (a: Answer) => boolean) => {
       const deadline = Date.now() + 15_000;
@@ -53,11 +43,11 @@ run('readiness after Redis restarts empty', () => {
       const emptied = await until((a) => a.body.keyspace !== undefined);
       expect(emptied).toEqual({ status: 503, body: { status: 'unavailable', keyspace: 'schema_mismatch' } });
       expect((await readyz()).status).toBe(503);
-      expect(output.match(/keyspace schema is not the one this build needs/g)).toHaveLength(1);
+      expect(output().match(/keyspace schema is not the one this build needs/g)).toHaveLength(1);
 
       await migratedPrefix(admin, prefix);
       expect((await until((a) => a.status === 200)).body).toEqual({ status: 'ready' });
-      expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+      expect((await fetch(`${url}/healthz`)).status).toBe(200);
     } finally {
       child.kill('SIGTERM');
       admin.disconnect();

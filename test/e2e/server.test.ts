@@ -1,40 +1,17 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
 import { IngestLayout } from '../../src/ingest/partitions.js';
 import { freePort } from '../support/redis-server.js';
+import { SERVER_ENTRY, startServerProcess, stopAll, type ServerProcess } from '../support/server-process.js';
 import { plainClient, testRedisUrl, uniquePrefix, dropPrefix, migratedPrefix } from '../support/redis.js';
 import { assetToken, MockIssuer } from '../support/mock-issuer.js';
 
-/** The real server process (dist/, built by `npm test`'s pretest), driven over HTTP like a user would. */
-const ENTRY = 'dist/src/server.js';
-const children: ChildProcess[] = [];
-
-async function startServer(env: Record<string, string>): Promise<{ url: string; child: ChildProcess; output: () => string }> {
-  const port = await freePort();
-  let output = '';
-  const child = spawn(process.execPath, [ENTRY], {
-    env: { PATH: process.env.PATH, PORT: String(port), HOST: '127.0.0.1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  child.stdout!.on('data', (d) => (output += String(d)));
-  child.stderr!.on('data', (d) => (output += String(d)));
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    try {
-      if ((await fetch(`${url}/healthz`)).ok) break;
-    } catch {
-      /* not up yet */
-    }
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`server did not start: ${output}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return { url, child, output: () => output };
-}
+/** The real server process (dist/, built by the jest global setup), driven over HTTP like a user would. */
+const ENTRY = SERVER_ENTRY;
+const startServer = (env: Record<string, string>): Promise<ServerProcess> => startServerProcess(() => env);
 
 /** WORKERS=2 against the test Redis and a mock issuer; resolves once both workers announced themselves. */
 async function startTwoWorkers(issuer: MockIssuer, prefix: string): ReturnType<typeof startServer> {
@@ -53,9 +30,7 @@ async function startTwoWorkers(issuer: MockIssuer, prefix: string): ReturnType<t
   return server;
 }
 
-afterAll(() => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-});
+afterAll(stopAll);
 
 describe('the server process', () => {
   it('is built', () => {
@@ -63,7 +38,7 @@ describe('the server process', () => {
   });
 
   it('runs the whole flow on a fresh machine with the embedded defaults, warning loudly', async () => {
-    const { url, child, output } = await startServer({});
+    const { url, child, output, exited } = await startServer({});
     const minted = (await (await fetch(`${url}/dev-issuer/asset-tokens`, { method: 'POST' })).json()) as { asset_token: string };
     expect(minted.asset_token.split('.')).toHaveLength(3);
 
@@ -92,7 +67,7 @@ describe('the server process', () => {
     expect(output()).not.toContain(minted.asset_token.split('.')[2]);
 
     child.kill('SIGTERM');
-    const code = await new Promise((r) => child.once('exit', r));
+    const code = await exited;
     expect(code).toBe(0);
     expect(output()).toMatch(/stopped/);
   });
@@ -123,9 +98,9 @@ describe('the server process', () => {
     try {
       const partitions = new IngestLayout(prefix, 'ingest', 16).partitions;
       for (const p of partitions) expect(await redis.xinfo('GROUPS', p.stream)).toHaveLength(1);
-      const { child } = await startServer(env);
+      const { child, exited } = await startServer(env);
       child.kill('SIGTERM');
-      expect(await new Promise((r) => child.once('exit', r))).toBe(0);
+      expect(await exited).toBe(0);
     } finally {
       await dropPrefix(redis, prefix);
       redis.disconnect();
@@ -137,7 +112,7 @@ describe('the server process', () => {
     const redis = plainClient();
     const prefix = await migratedPrefix(redis);
     try {
-      const { url, child, output } = await startTwoWorkers(issuer, prefix);
+      const { url, child, output, exited } = await startTwoWorkers(issuer, prefix);
       for (let i = 0; i < 10; i++) {
         const res = await fetch(`${url}/oauth2/token`, {
           method: 'POST',
@@ -151,7 +126,7 @@ describe('the server process', () => {
       }
       expect(output()).toMatch(/primary started workers/);
       child.kill('SIGTERM');
-      expect(await new Promise((r) => child.once('exit', r))).toBe(0);
+      expect(await exited).toBe(0);
       expect(output()).toMatch(/all workers stopped/);
     } finally {
       await dropPrefix(redis, prefix);
@@ -165,7 +140,7 @@ describe('the server process', () => {
     const redis = plainClient();
     const prefix = await migratedPrefix(redis);
     try {
-      const { url, child } = await startTwoWorkers(issuer, prefix);
+      const { url, child, exited } = await startTwoWorkers(issuer, prefix);
       // One connection per request: the primary hands connections to the workers in turn.
       const once = (path: string, body?: string) =>
         new Promise<{ status: number; text: string }>((resolve, reject) => {
@@ -194,7 +169,7 @@ describe('the server process', () => {
       // Each scrape is counted once it is answered: the next one sees it, whichever worker took it.
       expect(scrapes).toEqual([0, 1, 2, 3, 4, 5]);
       child.kill('SIGTERM');
-      expect(await new Promise((r) => child.once('exit', r))).toBe(0);
+      expect(await exited).toBe(0);
     } finally {
       await dropPrefix(redis, prefix);
       redis.disconnect();
