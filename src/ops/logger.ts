@@ -3,13 +3,17 @@ import pretty from 'pino-pretty';
 
 /**
  * The access lines gather up to this many characters (about 20 lines; 4 KiB of ASCII) before one
- * asynchronous write: a synchronous write per access line cost a resource check about a quarter of
- * its throughput. The access lines wait at most LOG_FLUSH_INTERVAL_MS; every other line (start-up,
- * shutdown, warnings, errors) is written at once, taking the gathered lines with it; on exit
- * (SIGTERM, SIGINT, process.exit) and on an uncaught exception everything left is written
- * synchronously. A process killed outright (SIGKILL, the kernel's OOM killer, a V8 abort) loses
- * the access lines gathered and not yet written: at most LOG_BUFFER_CHARS, or the last
- * LOG_FLUSH_INTERVAL_MS of them (more only while a slow stdout still holds an earlier write).
+ * write: a write per access line cost a resource check about a quarter of its throughput. The
+ * access lines wait at most LOG_FLUSH_INTERVAL_MS; every other line (start-up, shutdown, warnings,
+ * errors) is written at once, taking the gathered lines with it. Every write is synchronous, so
+ * nothing is ever in flight: lines reach stdout in the order they were logged, and on exit
+ * (SIGTERM, SIGINT, process.exit) and on an uncaught exception the gathered lines are written
+ * before the process ends. (An asynchronous write still in the thread pool when the process
+ * exits can land after a later synchronous one, or not at all: that lost and reordered the last
+ * lines of a shutdown under load.) A process killed outright (SIGKILL, the kernel's OOM killer, a
+ * V8 abort) loses the access lines gathered and not yet written: at most LOG_BUFFER_CHARS, or the
+ * last LOG_FLUSH_INTERVAL_MS of them. A stdout that stops reading holds the server back at its
+ * next write instead of growing a buffer without bound.
  */
 export const LOG_BUFFER_CHARS = 4096;
 export const LOG_FLUSH_INTERVAL_MS = 1000;
@@ -113,9 +117,9 @@ class AccessLines {
  */
 export function createProcessLogger(level: string, format: { pretty?: boolean } = {}): Logger {
   if (format.pretty) return createLogger(level, undefined, format);
-  // Asynchronous writes, each started as soon as the one before it is done: the access lines
-  // arrive in LOG_BUFFER_CHARS chunks (AccessLines), every other line on its own.
-  const stdout = pino.destination({ dest: 1, sync: false });
+  // Synchronous writes (see LOG_BUFFER_CHARS): the access lines in LOG_BUFFER_CHARS chunks
+  // (AccessLines), one write shared by about 20 requests; every other line on its own.
+  const stdout = pino.destination({ dest: 1, sync: true });
   const access = new AccessLines(stdout, LOG_BUFFER_CHARS);
   const flushInterval = setInterval(() => access.handOn(), LOG_FLUSH_INTERVAL_MS);
   flushInterval.unref();
@@ -133,14 +137,14 @@ export function createProcessLogger(level: string, format: { pretty?: boolean } 
   const logger = pino(redacted(level), promptly);
   // The access lines only are left to gather; without redaction, as accessLoggerOf explains.
   accessLoggers.set(logger, pino(unredacted(level), access));
-  // On exit (SIGTERM and SIGINT end through process.exit) everything left is written synchronously.
+  // On exit (SIGTERM and SIGINT end through process.exit) the gathered lines are written out.
   const writeOutNow = (): void => {
     access.handOn();
     stdout.flushSync();
   };
   process.once('exit', writeOutNow);
   // An uncaught exception (or unhandled rejection): the fatal line and everything gathered are
-  // written synchronously before Node prints the error and exits; the monitor changes nothing else.
+  // written before Node prints the error and exits; the monitor changes nothing else.
   process.on('uncaughtExceptionMonitor', (err, origin) => {
     logger.fatal({ err: { message: err instanceof Error ? err.message : String(err) }, origin }, 'uncaught exception: exiting');
     writeOutNow();
@@ -149,14 +153,10 @@ export function createProcessLogger(level: string, format: { pretty?: boolean } 
 }
 
 /**
- * Ends the process once the lines logged so far have left: process.exit alone drops a write still
- * in flight (pino's exit hook writes out only what is still buffered), which lost the last line of
- * a shutdown. A stdout that never drains (a closed pipe) does not hold the process past two seconds.
+ * Ends the process once the lines logged so far, the gathered access lines included, are written:
+ * every write is synchronous, so once the flush has handed them on nothing is left in flight.
  */
 export function exitWhenWritten(logger: Logger, code: number): void {
-  const fallback = setTimeout(() => process.exit(code), 2000);
-  logger.flush(() => {
-    clearTimeout(fallback);
-    process.exit(code);
-  });
+  logger.flush();
+  process.exit(code);
 }
