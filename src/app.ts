@@ -90,6 +90,7 @@ export function createApp(deps: AppDeps): Koa {
   const dpop = createDpopContext(config, store, deps.issuers, clock);
   // One redemption of asset tokens for the token endpoint and the bearer sequence; each tells its own observer.
   const redemption = (stage: AssertionStage): RedemptionDeps => ({ verify, dpop, uses: store, limits: failureLimits, observer: assertionObservers(stage) });
+  const bearerRedemption = redemption('resource');
   const sessions: SessionIssuerDeps = {
     redemption: redemption('token'),
     clock,
@@ -105,7 +106,7 @@ export function createApp(deps: AppDeps): Koa {
     dpop: schemes.dpop ? { algorithms: config.dpop.algorithms, boundTokensRequired: !schemes.bearer } : undefined,
   };
   const builtinMetadataUrl = resourceMetadataUrl(builtinMetadata.resource);
-  const guard: GuardDeps = { challenge: resourceChallenge(config.realm, dpop, builtinMetadataUrl), resource: config.resources.builtin.resource, store: deps.resourceStore ?? store, dpop, redemption: redemption('resource'), failureLimits };
+  const guard: GuardDeps = { challenge: resourceChallenge(config.realm, dpop, builtinMetadataUrl), resource: config.resources.builtin.resource, store: deps.resourceStore ?? store, dpop, redemption: bearerRedemption, failureLimits };
   const grants = grantRegistry([jwtBearerGrant(sessions), tokenExchangeGrant(sessions)]);
   const resourceServers: ResourceServerEndpointDeps = {
     store,
@@ -116,7 +117,7 @@ export function createApp(deps: AppDeps): Koa {
     failureLimits,
   };
 
-  const ingestion: IngestDeps = { ingest, uses: store, clock };
+  const ingestion: IngestDeps = { ingest, redemption: bearerRedemption, clock };
 
   // Each route's middlewares, top to bottom (route-table.ts: exact paths dispatch without matching).
   const router = new RouteTable();

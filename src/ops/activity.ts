@@ -82,6 +82,8 @@ export class ActivityLog {
         this.rejections[reason] = (this.rejections[reason] ?? 0) + 1;
         if (stage === 'token') this.exchange(undefined, reason);
       },
+      // Only the bearer sequence gives tokens back, and its calls are listed from the request outcome.
+      released: () => undefined,
     };
   }
 

@@ -148,6 +148,12 @@ export class Metrics {
     labelNames: ['stage'] as const,
     registers: [this.registry],
   });
+  readonly released = new Counter({
+    name: 'assetgate_assertions_released_total',
+    help: 'Accepted asset tokens given back (single-use mark removed) because the request failed after accepting them, by stage.',
+    labelNames: ['stage'] as const,
+    registers: [this.registry],
+  });
   readonly ingestEvents = new Counter({
     name: 'assetgate_ingest_events_total',
     help: 'Events accepted at /ingestapi, by credential (access_token: exchange sequence; asset_token: bearer sequence).',
@@ -206,8 +212,10 @@ export class Metrics {
 
   assertionObserver(stage: AssertionStage): AssertionObserver {
     const accepted = this.accepted.labels(stage);
+    const released = this.released.labels(stage);
     return {
       accepted: () => accepted.inc(),
+      released: () => released.inc(),
       rejected: (reason: RejectionReason) => this.rejectionChildren.get(`${stage}|${reason}`, stage, reason).inc(),
     };
   }

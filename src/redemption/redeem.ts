@@ -34,7 +34,7 @@ export type RedemptionSite =
 
 export interface Redemption {
   claims: AssetClaims;
-  /** The single-use mark taken (released by the bearer sequence if its own write fails). */
+  /** The single-use mark taken (the bearer sequence gives it back through releaseRedemption if its own write fails). */
   use: AssertionUse;
   /** The proven key's RFC 7638 thumbprint, when the request proved one. */
   jkt: string | undefined;
@@ -163,6 +163,21 @@ export async function consumeRedemption(verified: VerifiedRedemption, deps: Rede
   }
   deps.observer?.accepted(claims);
   return { claims, use, jkt };
+}
+
+/**
+ * Gives an accepted asset token back: its single-use mark is removed, so the same token can be
+ * presented again, and the observer hears of it only once that worked (a mark still in place means
+ * the token was spent). Never throws: the caller is already answering with the failure that made
+ * it give the token back.
+ */
+export async function releaseRedemption(use: AssertionUse, deps: Pick<RedemptionDeps, 'uses' | 'observer'>): Promise<void> {
+  try {
+    await deps.uses.releaseAssertion(use);
+  } catch {
+    return;
+  }
+  deps.observer?.released();
 }
 
 function refused(deps: RedemptionDeps, rejection: AssertionRejected, proven: boolean): RedemptionRefused {

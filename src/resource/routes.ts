@@ -2,7 +2,7 @@ import type { Context } from 'koa';
 import type { Clock } from '../clock.js';
 import type { IngestEvent, IngestRefusal, IngestSink } from '../ingest/event.js';
 import { TemporarilyUnavailable, TooManyRequests, type OAuthError } from '../oauth/errors.js';
-import type { AssertionUseStore } from '../tokens/store.js';
+import { releaseRedemption, type RedemptionDeps } from '../redemption/redeem.js';
 import { respondJson } from '../oauth/respond.js';
 import type { Principal } from './guard.js';
 
@@ -18,8 +18,8 @@ export const BACKLOG_RETRY_AFTER_SECONDS = 5;
 
 export interface IngestDeps {
   ingest: IngestSink;
-  /** Releases a bearer-sequence asset token whose event was not accepted. */
-  uses: Pick<AssertionUseStore, 'releaseAssertion'>;
+  /** Gives back a bearer-sequence asset token whose event was not accepted. */
+  redemption: Pick<RedemptionDeps, 'uses' | 'observer'>;
   clock: Clock;
 }
 
@@ -54,7 +54,7 @@ export function ingestEvent(deps: IngestDeps) {
   return async function ingestEventMiddleware(ctx: Context): Promise<void> {
     const release = async (): Promise<void> => {
       const use = ctx.state.assertionUse;
-      if (use) await deps.uses.releaseAssertion(use).catch(() => undefined);
+      if (use) await releaseRedemption(use, deps.redemption);
     };
     let outcome;
     try {

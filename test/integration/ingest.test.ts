@@ -160,6 +160,9 @@ describe('backpressure: no consumer at all', () => {
     expect(accepted.filter((k) => !stored.has(k))).toEqual([]);
     const metrics = await call(`${ag.url}/metrics`, { headers: { authorization: 'Bearer scrape-me-0123456789abcdef' } });
     expect(metrics.text).toMatch(/assetgate_ingest_refusals_total\{reason="backlog_entries"\} 2\n/);
+    // The refused bearer call's token was accepted, then given back: spent = accepted - released = 0.
+    expect(metrics.text).toContain('assetgate_assertions_accepted_total{stage="resource"} 1\n');
+    expect(metrics.text).toContain('assetgate_assertions_released_total{stage="resource"} 1\n');
     const partition = accepted[0]!.split('/')[0]!;
     expect(metrics.text).toContain(`assetgate_ingest_backlog{partition="${partition}"} 25\n`);
     expect(metrics.text).toMatch(new RegExp(`assetgate_ingest_oldest_unacknowledged_seconds\\{partition="${partition}"\\} [0-9.]+\\n`));
@@ -171,6 +174,10 @@ describe('backpressure: no consumer at all', () => {
     expect(retried.status).toBe(202);
     expect((await post(ag, asset, '{"bearer":true}')).status).toBe(401); // and now it is
     expect((await post(ag, token, '{"after":true}')).status).toBe(202);
+    const after = await call(`${ag.url}/metrics`, { headers: { authorization: 'Bearer scrape-me-0123456789abcdef' } });
+    expect(after.text).toContain('assetgate_assertions_accepted_total{stage="resource"} 2\n');
+    expect(after.text).toContain('assetgate_assertions_released_total{stage="resource"} 1\n');
+    expect(after.text).toContain('assetgate_assertion_rejections_total{stage="resource",reason="replayed"} 1\n');
   });
 
   it('budgets the backlog in bytes as well', async () => {
