@@ -55,7 +55,9 @@ function unverifiedParts(token: string, maxBytes: number): { header: JWSHeaderPa
  */
 export async function verifyAssetToken(token: string, ctx: VerifyContext): Promise<AssetClaims> {
   const { header, payload } = unverifiedParts(token, ctx.maxTokenBytes);
-  if (header.typ !== undefined && !/^(application\/)?jwt$/i.test(header.typ)) {
+  // RFC 7515 §4.1.9: typ is a string. Tested as one only: a regex turns ["JWT"] into "JWT", and
+  // {"toString":""} into a TypeError (a 500 from an unsigned header).
+  if (header.typ !== undefined && (typeof header.typ !== 'string' || !/^(application\/)?jwt$/i.test(header.typ))) {
     throw new AssertionRejected('bad_header', 'assertion typ must be JWT');
   }
   const refused = REFUSED_HEADER_PARAMETERS.find((name) => name in header);

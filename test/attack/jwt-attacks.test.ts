@@ -154,8 +154,10 @@ describe('header attacks (RFC 7515 §4.1.11, RFC 8725 §3.10)', () => {
     expect(issuer.requests - before).toBeLessThanOrEqual(1);
   });
 
-  it('refuses a wrong typ and JWE-style headers', async () => {
-    for (const extra of [{ typ: 'at+jwt' }, { typ: 'JOSE' }, { typ: 1 }, { enc: 'A256GCM' }, { zip: 'DEF' }]) {
+  it('refuses a wrong typ, a typ that is not a string, and JWE-style headers', async () => {
+    // ["JWT"] reads as "JWT" once turned into a string; {"toString":""} cannot be turned into one
+    // at all (a TypeError, answered 500 before the typ was required to be a string).
+    for (const extra of [{ typ: 'at+jwt' }, { typ: 'JOSE' }, { typ: 1 }, { typ: ['JWT'] }, { typ: { toString: '' } }, { typ: null }, { enc: 'A256GCM' }, { zip: 'DEF' }]) {
       await expectRefusedEverywhere(signed(JSON.stringify({ ...goodHeader(), ...extra }), JSON.stringify(goodClaims())));
     }
   });
