@@ -221,6 +221,53 @@ describe('token verifier', () => {
     );
   });
 
+  it('pure: a hostile value in any header member or claim, validly signed, is decided by type, never thrown', async () => {
+    // Every member by every awkward JSON type, not left to the random search above: values a string
+    // conversion throws on ({"toString":""}), arrays that stringify to a valid value (["JWT"]), and
+    // the neighbours of valid ones.
+    const key = issuer.keys[0]!;
+    const hostile: unknown[] = [{ toString: '' }, { valueOf: 0, toString: 0 }, { toString: null, valueOf: null }, ['JWT'], ['RS256'], [key.kid], [issuer.url], [[ag.tokenEndpoint]], null, true, false, 0, -1, 1e308, '', '\ud800', 'x'.repeat(5000), {}, [], { jwk: { toString: '' } }];
+    // What each member must be when the token is accepted; the members only refused or only ignored.
+    const string = (v: unknown) => typeof v === 'string';
+    const number = (v: unknown) => typeof v === 'number';
+    const headerTypes: Record<string, (v: unknown) => boolean> = { alg: string, kid: string, typ: string, crit: () => false, b64: () => false, enc: () => false, zip: () => false, jku: () => true, x5u: () => true, x5c: () => true, jwk: () => true, cty: () => true };
+    const claimTypes: Record<string, (v: unknown) => boolean> = {
+      iss: string,
+      aud: (v) => string(v) || (Array.isArray(v) && v.every(string)),
+      exp: number,
+      nbf: number,
+      iat: number,
+      id: string,
+      jti: string,
+      did: string,
+      sub: string,
+      aid: string,
+      cnf: (v) => typeof v === 'object' && v !== null,
+    };
+    const now = Math.floor(clock.now() / 1000);
+    const baseHeader = { alg: 'RS256', kid: key.kid };
+    const basePayload = { iss: issuer.url, aud: [ag.tokenEndpoint], exp: now + 600, id: 'x', did: 'd' };
+    const decided: string[] = [];
+    for (const value of hostile) {
+      for (const [name, allowed] of Object.entries(headerTypes)) {
+        const result = await outcome(signRawJws(JSON.stringify({ ...baseHeader, [name]: value }), JSON.stringify(basePayload), key.privateKey));
+        if (result === 'accepted') expect({ header: name, value, accepted: allowed(value) }).toEqual({ header: name, value, accepted: true });
+        decided.push(result);
+      }
+      for (const [name, allowed] of Object.entries(claimTypes)) {
+        const result = await outcome(signRawJws(JSON.stringify(baseHeader), JSON.stringify({ ...basePayload, [name]: value }), key.privateKey));
+        if (result === 'accepted') expect({ claim: name, value, accepted: allowed(value) }).toEqual({ claim: name, value, accepted: true });
+        decided.push(result);
+      }
+    }
+    // "__proto__" as a member name is an own member like any other (JSON.parse), never the prototype.
+    const proto = `{"iss":${JSON.stringify(issuer.url)},"aud":[${JSON.stringify(ag.tokenEndpoint)}],"exp":${now + 600},"id":"p","__proto__":{"did":"d"}}`;
+    expect(await outcome(signRawJws(JSON.stringify(baseHeader), proto, key.privateKey))).toBe('rejected'); // no did: no subject
+    expect(await outcome(signRawJws(`{"alg":"RS256","kid":${JSON.stringify(key.kid)},"__proto__":{"crit":["exp"]}}`, JSON.stringify(basePayload), key.privateKey))).toBe('accepted');
+    expect(decided).toContain('rejected');
+    expect(decided).toContain('accepted'); // the base token itself goes through where the member is ignored
+  });
+
   it('HTTP: mutated and arbitrary assertions get a documented 400', async () => {
     const token = await mint();
     await fc.assert(
