@@ -3,7 +3,10 @@ import pretty from 'pino-pretty';
 
 /**
  * The access lines gather up to this many characters (about 20 lines; 4 KiB of ASCII) before one
- * write: a write per access line cost a resource check about a quarter of its throughput. The
+ * write: a write per access line cost a resource check about a quarter of its throughput. A chunk
+ * never passes the bound (a line that would take it over goes in the next one): access lines are
+ * ASCII, so each write is at most PIPE_BUF (4096 bytes on Linux), which POSIX makes atomic on a
+ * pipe. Several workers share one stdout; their lines never interleave mid-line. The
  * access lines wait at most LOG_FLUSH_INTERVAL_MS; every other line (start-up, shutdown, warnings,
  * errors) is written at once, taking the gathered lines with it. Every write is synchronous, so
  * nothing is ever in flight: lines reach stdout in the order they were logged, and on exit
@@ -85,7 +88,7 @@ export function accessLoggerOf(logger: Logger): Logger {
  * grows with the buffer, paid per line. Counted here in UTF-16 units (a line of non-ASCII text
  * holds up to three times as many bytes: the bound is on characters, the write stays one).
  */
-class AccessLines {
+export class AccessLines {
   private lines: string[] = [];
   private chars = 0;
 
@@ -95,9 +98,9 @@ class AccessLines {
   ) {}
 
   write(line: string): void {
+    if (this.chars + line.length > this.limit) this.handOn();
     this.lines.push(line);
     this.chars += line.length;
-    if (this.chars >= this.limit) this.handOn();
   }
 
   /** Everything gathered goes to stdout's stream, in order, as one string. */
