@@ -35,7 +35,13 @@ export interface ClaimsPolicyContext {
 
 const MAX_ID_LENGTH = 256;
 
-const usableId = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 && v.length <= MAX_ID_LENGTH ? v : undefined);
+/**
+ * A non-empty string of at most MAX_ID_LENGTH, well-formed UTF-16: a lone surrogate (the JSON
+ * escape \ud800 gets past the UTF-8 check of the raw bytes) becomes U+FFFD wherever the id is
+ * written as UTF-8 (Redis keys, hashes, records), so "X\ud800" and "X\udc00" would name one device
+ * and one single-use mark.
+ */
+const usableId = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 && v.length <= MAX_ID_LENGTH && v.isWellFormed() ? v : undefined);
 
 /**
  * The session subject, derived here and nowhere else: `sub` under the generic-jwt profile; for asset
@@ -120,7 +126,9 @@ export function applyClaimsPolicy(payload: JWTPayload, ctx: ClaimsPolicyContext)
   let cnfJwk: JWK | undefined;
   if (payload.cnf !== undefined) {
     const cnf = payload.cnf as { jwk?: unknown };
-    if (typeof cnf !== 'object' || cnf === null || (cnf.jwk !== undefined && (typeof cnf.jwk !== 'object' || cnf.jwk === null))) {
+    // RFC 7800 §3.1, §3.2: cnf is a JSON object, its jwk a JWK (an object): arrays are neither.
+    const isObject = (v: unknown): boolean => typeof v === 'object' && v !== null && !Array.isArray(v);
+    if (!isObject(cnf) || (cnf.jwk !== undefined && !isObject(cnf.jwk))) {
       throw new AssertionRejected('invalid_claim', 'assertion claim "cnf" is malformed');
     }
     cnfJwk = cnf.jwk as JWK | undefined;

@@ -41,13 +41,26 @@ export function keyFitsAlgorithm(jwk: JWK, alg: string): boolean {
   return false;
 }
 
+/**
+ * The keys of a JWKS document that are well-formed enough to select among (RFC 7517 §4): kty a
+ * string; kid, alg, use and crv strings when present; key_ops an array of strings. A malformed key is
+ * dropped alone: one bad entry in an issuer's set must not break the selection of its other keys.
+ */
 function parseJwks(doc: unknown): JWK[] {
   if (typeof doc !== 'object' || doc === null || !Array.isArray((doc as { keys?: unknown }).keys)) {
     throw new IssuerUnavailableError('JWKS document has no "keys" array');
   }
-  return ((doc as { keys: unknown[] }).keys).filter(
-    (k): k is JWK => typeof k === 'object' && k !== null && typeof (k as JWK).kty === 'string',
-  );
+  return ((doc as { keys: unknown[] }).keys).filter(isSelectableJwk);
+}
+
+const optionalString = (v: unknown): boolean => v === undefined || typeof v === 'string';
+
+function isSelectableJwk(k: unknown): k is JWK {
+  if (typeof k !== 'object' || k === null || Array.isArray(k)) return false;
+  const jwk = k as Record<string, unknown>;
+  if (typeof jwk.kty !== 'string') return false;
+  if (!optionalString(jwk.kid) || !optionalString(jwk.alg) || !optionalString(jwk.use) || !optionalString(jwk.crv)) return false;
+  return jwk.key_ops === undefined || (Array.isArray(jwk.key_ops) && jwk.key_ops.every((op) => typeof op === 'string'));
 }
 
 /**

@@ -126,7 +126,11 @@ function checkHeader(proof: string, algorithms: string[]): void {
 
 function checkClaims(payload: JWTPayload, request: ProofRequest, deps: DpopVerifierDeps): { jti: string; iat: number } {
   const { jti, iat, htm, htu } = payload;
-  if (typeof jti !== 'string' || jti.length === 0 || jti.length > MAX_JTI_LENGTH) reject('missing_claim', 'DPoP proof needs a jti (a string of at most 256 characters)');
+  // Well-formed UTF-16 too: a lone surrogate becomes U+FFFD in the UTF-8 of the replay mark, where
+  // two distinct jti values would then collide.
+  if (typeof jti !== 'string' || jti.length === 0 || jti.length > MAX_JTI_LENGTH || !jti.isWellFormed()) {
+    reject('missing_claim', 'DPoP proof needs a jti (a well-formed string of at most 256 characters)');
+  }
   if (typeof htm !== 'string') reject('missing_claim', 'DPoP proof needs an htm');
   if (typeof htu !== 'string') reject('missing_claim', 'DPoP proof needs an htu');
   if (typeof iat !== 'number' || !Number.isFinite(iat)) reject('missing_claim', 'DPoP proof needs a numeric iat');

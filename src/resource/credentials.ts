@@ -11,7 +11,12 @@ const TOKEN68 = /^[A-Za-z0-9\-._~+/]+=*$/;
 const CREDENTIALS = /^([A-Za-z]+) +(\S+)$/;
 const SCHEME_NAME = /^[A-Za-z]+/;
 const MAX_AUTHORIZATION_LENGTH = 16 * 1024;
-const SCHEMES: Readonly<Record<string, AuthScheme>> = { bearer: 'Bearer', dpop: 'DPoP' };
+// A Map, not an object literal: the scheme name is the client's, and "constructor" would find
+// Object.prototype's function (truthy, and read as Bearer by every check for 'DPoP').
+const SCHEMES: ReadonlyMap<string, AuthScheme> = new Map([
+  ['bearer', 'Bearer'],
+  ['dpop', 'DPoP'],
+]);
 
 /** Authorization headers in the request as sent (req.headersDistinct would copy every header). */
 function authorizationHeaderCount(raw: readonly string[]): number {
@@ -36,7 +41,7 @@ export function readCredentials(req: IncomingMessage, challenge: Challenge): Cre
   // (RFC 6750 §3.1 invalid_request), so refuse instead of guessing.
   if (authorizationHeaderCount(req.rawHeaders) > 1) throw challenge(new InvalidRequest('more than one Authorization header'), 'any');
   const match = CREDENTIALS.exec(header);
-  const scheme = SCHEMES[(match ? match[1]! : (SCHEME_NAME.exec(header)?.[0] ?? '')).toLowerCase()];
+  const scheme = SCHEMES.get((match ? match[1]! : (SCHEME_NAME.exec(header)?.[0] ?? '')).toLowerCase());
   if (!match || header.length > MAX_AUTHORIZATION_LENGTH) throw challenge(new InvalidRequest('Authorization header is malformed'), scheme ?? 'any');
   if (!scheme) throw challenge(new MissingCredentials('Bearer or DPoP authentication required'), 'any');
   if (!TOKEN68.test(match[2]!)) throw challenge(new InvalidRequest('token is malformed'), scheme);

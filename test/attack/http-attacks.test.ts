@@ -165,6 +165,18 @@ describe('Authorization header (RFC 6750 §2.1, §3)', () => {
     }
   });
 
+  it('knows two schemes only: names of Object.prototype members carry no credentials, even with a valid token', async () => {
+    for (const scheme of ['constructor', 'Constructor', 'CONSTRUCTOR', 'toString', 'valueOf', 'hasOwnProperty', '__proto__', 'isPrototypeOf']) {
+      for (const [method, path] of [['GET', '/resource'], ['POST', '/ingestapi']] as const) {
+        const res = await call(`${ag.url}${path}`, { method, headers: { authorization: `${scheme} ${accessToken}`, 'content-type': 'application/json' }, ...(method === 'POST' ? { body: '{"t":1}' } : {}) });
+        // 401 (an unknown scheme), or 400 where the name is no scheme at all (__proto__).
+        expect({ scheme, path, refused: res.status === 401 || (res.status === 400 && !/^[A-Za-z]+$/.test(scheme)) }).toEqual({ scheme, path, refused: true });
+        expect(res.headers.get('www-authenticate')).toMatch(/^Bearer realm="assetgate"/);
+      }
+    }
+    expect((await call(`${ag.url}/resource`, { headers: { authorization: `Bearer ${accessToken}` } })).status).toBe(200);
+  });
+
   it('refuses two Authorization headers instead of picking one', async () => {
     const res = await rawRequest(ag.url, [
       'GET /resource HTTP/1.1\r\nHost: x\r\nConnection: close\r\n' + `Authorization: Bearer ${accessToken}\r\nAuthorization: Bearer nonsense\r\n\r\n`,

@@ -310,8 +310,12 @@ describe('claims attacks (RFC 7519 §4.1, RFC 7523 §3)', () => {
     for (const audience of tricks) await expectRefusedEverywhere(await mint({ claims: { aud: audience } }));
   });
 
-  it('refuses subject and id tricks: empty, non-string, oversized', async () => {
-    for (const claims of [{ did: '' }, { did: 42 }, { did: { id: 'x' } }, { did: 'd'.repeat(300) }, { id: '' }, { id: ['a'] }, { iss: [issuer.url] }, { iss: `${issuer.url} ` }]) {
+  it('refuses subject and id tricks: empty, non-string, oversized, lone surrogates; cnf that is not an object', async () => {
+    // A lone surrogate (JSON "\ud800") becomes U+FFFD once written as UTF-8: "X\ud800" and "X\udc00"
+    // would name the same device, single-use mark and session record.
+    const lone = [{ did: 'dev-\ud800' }, { id: 'X\udc00' }, { aid: 'a\ud800' }, { sub: '\udfff', did: undefined }];
+    const cnf = [{ cnf: [] }, { cnf: ['x'] }, { cnf: { jwk: [] } }, { cnf: { jwk: ['x'] } }];
+    for (const claims of [{ did: '' }, { did: 42 }, { did: { id: 'x' } }, { did: 'd'.repeat(300) }, { id: '' }, { id: ['a'] }, { iss: [issuer.url] }, { iss: `${issuer.url} ` }, ...lone, ...cnf]) {
       await expectRefusedEverywhere(await mint({ claims }));
     }
   });

@@ -226,10 +226,13 @@ describe('token verifier', () => {
     // conversion throws on ({"toString":""}), arrays that stringify to a valid value (["JWT"]), and
     // the neighbours of valid ones.
     const key = issuer.keys[0]!;
-    const hostile: unknown[] = [{ toString: '' }, { valueOf: 0, toString: 0 }, { toString: null, valueOf: null }, ['JWT'], ['RS256'], [key.kid], [issuer.url], [[ag.tokenEndpoint]], null, true, false, 0, -1, 1e308, '', '\ud800', 'x'.repeat(5000), {}, [], { jwk: { toString: '' } }];
+    const hostile: unknown[] = [{ toString: '' }, { valueOf: 0, toString: 0 }, { toString: null, valueOf: null }, ['JWT'], ['RS256'], [key.kid], [issuer.url], [[ag.tokenEndpoint]], null, true, false, 0, -1, 1e308, '', '\ud800', 'd\udc00', 'x'.repeat(5000), {}, [], { jwk: { toString: '' } }, { jwk: [] }, { jwk: ['x'] }, [{ jwk: {} }]];
     // What each member must be when the token is accepted; the members only refused or only ignored.
     const string = (v: unknown) => typeof v === 'string';
+    // Ids name devices, marks and keys in Redis: no lone surrogates (they would become U+FFFD).
+    const id = (v: unknown) => typeof v === 'string' && v.isWellFormed();
     const number = (v: unknown) => typeof v === 'number';
+    const object = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
     const headerTypes: Record<string, (v: unknown) => boolean> = { alg: string, kid: string, typ: string, crit: () => false, b64: () => false, enc: () => false, zip: () => false, jku: () => true, x5u: () => true, x5c: () => true, jwk: () => true, cty: () => true };
     const claimTypes: Record<string, (v: unknown) => boolean> = {
       iss: string,
@@ -237,12 +240,12 @@ describe('token verifier', () => {
       exp: number,
       nbf: number,
       iat: number,
-      id: string,
-      jti: string,
-      did: string,
-      sub: string,
-      aid: string,
-      cnf: (v) => typeof v === 'object' && v !== null,
+      id,
+      jti: id,
+      did: id,
+      sub: id,
+      aid: id,
+      cnf: (v) => object(v) && (v.jwk === undefined || object(v.jwk)),
     };
     const now = Math.floor(clock.now() / 1000);
     const baseHeader = { alg: 'RS256', kid: key.kid };

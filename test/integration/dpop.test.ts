@@ -165,6 +165,15 @@ describe('token endpoint with a DPoP proof (RFC 9449 §5), policy optional', () 
     expect((await exchange(ag, await boundAsset(ag, otherDevice), await tokenProof(ag, otherDevice, { jti: 'only-once' }))).status).toBe(200);
   });
 
+  it('refuses a jti with a lone surrogate: two such ids would share one replay mark once written as UTF-8', async () => {
+    for (const jti of ['lone-\ud800', 'lone-\udc00']) {
+      const res = await exchange(ag, await boundAsset(ag, device), await tokenProof(ag, device, { jti }));
+      expectProofError(res);
+      expect(res.json.error_description).toMatch(/well-formed/);
+    }
+    expect((await exchange(ag, await boundAsset(ag, device), await tokenProof(ag, device, { jti: 'paired-\ud83d\ude00' }))).status).toBe(200);
+  });
+
   it('keeps the jti mark under its own hash tag with a TTL of the iat window', async () => {
     await exchange(ag, await boundAsset(ag, device), await tokenProof(ag, device, { jti: 'ttl-check' }));
     const key = (await keysUnder(ag.redis!, ag.prefix)).find((k) => k.endsWith(`:jti:${shortDigest(`${device.jkt}\nttl-check`)}`));

@@ -103,6 +103,25 @@ describe('JwksCache', () => {
 });
 
 describe('JwksCache key selection', () => {
+  it('drops a malformed key alone: the other keys of the issuer are still found, by kid or without one', async () => {
+    const good = await rsaJwk('good');
+    const malformed = [
+      { kty: 'RSA', kid: 'bad-ops', n: 'x', e: 'AQAB', key_ops: 5 },
+      { kty: 'RSA', kid: 'bad-ops-object', n: 'x', e: 'AQAB', key_ops: { includes: 1 } },
+      { kty: 'RSA', kid: 'bad-op', n: 'x', e: 'AQAB', key_ops: [1] },
+      { kty: 'RSA', kid: 'bad-use', n: 'x', e: 'AQAB', use: ['sig'] },
+      { kty: 'RSA', kid: 'bad-alg', n: 'x', e: 'AQAB', alg: { toString: '' } },
+      { kty: 'RSA', kid: ['good'], n: 'x', e: 'AQAB' },
+      { kty: 'EC', kid: 'bad-crv', crv: ['P-256'], x: 'a', y: 'b' },
+      ['not', 'a', 'key'],
+    ];
+    const cache = new JwksCache(async () => ({ keys: [...malformed, good] }), { cooldownMs: 30_000, maxAgeMs: 600_000 }, new TestClock());
+    await expect(cache.getKey({ alg: 'RS256', kid: 'good' })).resolves.toBeDefined();
+    // Without a kid the set is unambiguous: the malformed keys are not candidates.
+    await expect(cache.getKey({ alg: 'RS256' })).resolves.toBeDefined();
+    await expect(cache.getKey({ alg: 'RS256', kid: 'bad-ops' })).rejects.toBeInstanceOf(UnknownKeyError);
+  });
+
   it('never lets a non-string kid select a key (no cache-key confusion with the string kid)', async () => {
     const { publicKey } = await generateKeyPair('RS256', { extractable: true });
     const jwk: JWK = { ...(await exportJWK(publicKey)), kid: 'k1' };
