@@ -47,10 +47,24 @@ export function parseRevokeBody(maxBytes: number) {
   };
 }
 
+/**
+ * The device id named by the path's third segment (/admin/devices/{did}/revoke), percent-decoded
+ * (RFC 3986 §2.1). The router hands on a segment it cannot decode as it came, so "%ED%A0%80" (no
+ * UTF-8) and "%" would each name a device spelled with a percent sign; they name none and are refused.
+ */
+function deviceIdOfPath(path: string): string {
+  const raw = path.split('/')[3] ?? '';
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new InvalidRequest('the device id in the path is not percent-encoded UTF-8');
+  }
+}
+
 export function revokeDevice(deps: Pick<AdminDeps, 'store' | 'clock' | 'trustedIssuers' | 'logger'>) {
   return async function revokeDeviceMiddleware(ctx: Context): Promise<void> {
     const body = ctx.state.revokeBody!;
-    const request: DeviceRevocationRequest = { did: String(ctx.params.did ?? '') };
+    const request: DeviceRevocationRequest = { did: deviceIdOfPath(ctx.path) };
     if (body.iss !== undefined) request.iss = body.iss;
     if (body.block_asset_tokens_issued_before !== undefined) request.blockAssetTokensIssuedBefore = body.block_asset_tokens_issued_before;
     const revocation = await revokeDeviceSessions(deps.store, deps.clock, deps.trustedIssuers, request);

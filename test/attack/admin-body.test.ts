@@ -50,3 +50,21 @@ describe('admin revocation body with a member named twice', () => {
     expect(await resource(ofA)).toBe(200);
   });
 });
+
+describe('admin revocation path', () => {
+  it('refuses a device id that is not percent-encoded UTF-8, instead of revoking a device spelled with its escapes', async () => {
+    const literal = await session(a, '%ED%A0%80');
+    const percent = await session(a, '%');
+    for (const did of ['%ED%A0%80', '%', '%E0%A4%A', '%zz']) {
+      const res = await revoke(did, `{"iss":"${a.url}"}`);
+      expect({ did, status: res.status, error: res.json.error }).toEqual({ did, status: 400, error: 'invalid_request' });
+    }
+    expect(await resource(literal)).toBe(200);
+    expect(await resource(percent)).toBe(200);
+    // Spelled as its escapes, each of those devices is revoked like any other.
+    expect((await revoke(encodeURIComponent('%ED%A0%80'), `{"iss":"${a.url}"}`)).status).toBe(200);
+    expect((await revoke('%25', `{"iss":"${a.url}"}`)).status).toBe(200);
+    expect(await resource(literal)).toBe(401);
+    expect(await resource(percent)).toBe(401);
+  });
+});
