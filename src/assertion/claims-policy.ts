@@ -57,7 +57,7 @@ function optionalString(payload: JWTPayload, name: string): string | undefined {
   const v = payload[name];
   if (v === undefined) return undefined;
   const id = usableId(v);
-  if (id === undefined) throw new AssertionRejected('invalid_claim', `assertion claim "${name}" must be a non-empty string`);
+  if (id === undefined) throw new AssertionRejected('invalid_claim', `assertion claim "${name}" must be a non-empty, well-formed string of at most ${MAX_ID_LENGTH} characters`);
   return id;
 }
 

@@ -59,7 +59,8 @@ function parseDevRequest(fields: Record<string, unknown>): DevTokenRequest {
   const str = (name: string) => {
     const v = fields[name];
     if (v === undefined) return undefined;
-    if (typeof v !== 'string' || v.length === 0 || v.length > 256) throw new InvalidRequest(`"${name}" must be a non-empty string`);
+    // The verifier's own rule for ids (claims-policy.ts): a token it would refuse is not minted.
+    if (typeof v !== 'string' || v.length === 0 || v.length > 256 || !v.isWellFormed()) throw new InvalidRequest(`"${name}" must be a non-empty, well-formed string of at most 256 characters`);
     return v;
   };
   const did = str('did');
