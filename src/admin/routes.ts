@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { hasDuplicateMemberNames } from '../assertion/strict-json.js';
 import type { Clock } from '../clock.js';
+import { PATHS } from '../oauth/constants.js';
 import { InvalidRequest } from '../oauth/errors.js';
 import { requireBearerSecret } from '../resource/bearer-secret.js';
 import { readJsonBody } from '../resource/json-body.js';
@@ -48,12 +49,14 @@ export function parseRevokeBody(maxBytes: number) {
 }
 
 /**
- * The device id named by the path's third segment (/admin/devices/{did}/revoke), percent-decoded
+ * The device id named by the path's {did} segment (/admin/devices/{did}/revoke), percent-decoded
  * (RFC 3986 §2.1). The router hands on a segment it cannot decode as it came, so "%ED%A0%80" (no
  * UTF-8) and "%" would each name a device spelled with a percent sign; they name none and are refused.
  */
+const DID_SEGMENT = PATHS.adminDeviceRevoke.split('/').indexOf(':did');
+
 function deviceIdOfPath(path: string): string {
-  const raw = path.split('/')[3] ?? '';
+  const raw = path.split('/')[DID_SEGMENT] ?? '';
   try {
     return decodeURIComponent(raw);
   } catch {

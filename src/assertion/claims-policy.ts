@@ -33,7 +33,7 @@ export interface ClaimsPolicyContext {
   allowedAssetIds?: ReadonlySet<string>;
 }
 
-const MAX_ID_LENGTH = 256;
+export const MAX_ID_LENGTH = 256;
 
 /**
  * A non-empty string of at most MAX_ID_LENGTH, well-formed UTF-16: a lone surrogate (the JSON
@@ -41,7 +41,8 @@ const MAX_ID_LENGTH = 256;
  * written as UTF-8 (Redis keys, hashes, records), so "X\ud800" and "X\udc00" would name one device
  * and one single-use mark.
  */
-const usableId = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 && v.length <= MAX_ID_LENGTH && v.isWellFormed() ? v : undefined);
+export const isUsableId = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= MAX_ID_LENGTH && v.isWellFormed();
+const usableId = (v: unknown): string | undefined => (isUsableId(v) ? v : undefined);
 
 /**
  * The session subject, derived here and nowhere else: `sub` under the generic-jwt profile; for asset

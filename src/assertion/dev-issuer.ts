@@ -2,6 +2,7 @@ import type { Context } from 'koa';
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
 import { nanoid } from 'nanoid';
 import type { Clock } from '../clock.js';
+import { isUsableId, MAX_ID_LENGTH } from './claims-policy.js';
 import { InvalidRequest } from '../oauth/errors.js';
 import { bodyMediaType, isJsonMediaType, parseFormBody, readBody } from '../oauth/form.js';
 import { parseJson, readJsonBody } from '../resource/json-body.js';
@@ -59,8 +60,8 @@ function parseDevRequest(fields: Record<string, unknown>): DevTokenRequest {
   const str = (name: string) => {
     const v = fields[name];
     if (v === undefined) return undefined;
-    // The verifier's own rule for ids (claims-policy.ts): a token it would refuse is not minted.
-    if (typeof v !== 'string' || v.length === 0 || v.length > 256 || !v.isWellFormed()) throw new InvalidRequest(`"${name}" must be a non-empty, well-formed string of at most 256 characters`);
+    // The verifier's own rule for ids: a token it would refuse is not minted.
+    if (!isUsableId(v)) throw new InvalidRequest(`"${name}" must be a non-empty, well-formed string of at most ${MAX_ID_LENGTH} characters`);
     return v;
   };
   const did = str('did');

@@ -140,11 +140,9 @@ export function createProcessLogger(level: string, format: { pretty?: boolean } 
   const logger = pino(redacted(level), promptly);
   // The access lines only are left to gather; without redaction, as accessLoggerOf explains.
   accessLoggers.set(logger, pino(unredacted(level), access));
-  // On exit (SIGTERM and SIGINT end through process.exit) the gathered lines are written out.
-  const writeOutNow = (): void => {
-    access.handOn();
-    stdout.flushSync();
-  };
+  // On exit (SIGTERM and SIGINT end through process.exit) the gathered lines are written out; the
+  // writes being synchronous, stdout itself holds nothing back.
+  const writeOutNow = (): void => access.handOn();
   process.once('exit', writeOutNow);
   // An uncaught exception (or unhandled rejection): the fatal line and everything gathered are
   // written before Node prints the error and exits; the monitor changes nothing else.

@@ -164,6 +164,12 @@ describe('the development issuer', () => {
       const jwk = JSON.stringify({ kty: 'EC', crv: 'P-256', x: 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU', y: 'x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0' });
       expect((await mint(new URLSearchParams({ cnf_jwk: jwk }).toString(), 'application/x-www-form-urlencoded')).status).toBe(200);
       expect((await mint('')).status).toBe(200);
+      // Ids by the verifier's rule: it mints no token the verifier would refuse.
+      for (const body of ['{"did":"dev-\\ud800"}', '{"aid":""}', `{"did":"${'d'.repeat(257)}"}`, '{"did":7}']) {
+        const res = await mint(body);
+        expect({ body, status: res.status, error: res.json.error }).toEqual({ body, status: 400, error: 'invalid_request' });
+      }
+      expect((await mint('{"did":"dev-\\ud83d\\ude00"}')).status).toBe(200);
     } finally {
       await h.close();
     }
